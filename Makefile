@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up .venv (+ Debian's Fashion-MNIST when root on Debian), run the workflow
+#   make test   same set-up, then the test suite
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+CORES ?= all
+SNAKEMAKE_ARGS ?=
+PYTEST_ARGS ?=
+FMNIST := /usr/share/datasets/fashion-mnist
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup data clean-results
+
+run: setup data
+	$(VENV)/bin/snakemake --cores $(CORES) --profile profiles/local $(SNAKEMAKE_ARGS)
+
+test: setup data
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test]'
+	touch $(STAMP)
+
+# Debian ships Fashion-MNIST as a package; install it when missing and we may.
+data:
+	@if [ -f $(FMNIST)/train-images-idx3-ubyte.gz ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's dataset-fashion-mnist"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+		echo "warning: $(FMNIST) missing; run 'sudo apt-get install dataset-fashion-mnist' or set data.roots.fashion_mnist"; \
+	fi
+
+clean-results:
+	rm -rf results/default

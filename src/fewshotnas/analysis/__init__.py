@@ -1,0 +1,1 @@
+"""Tables, distributions and plots of the results."""

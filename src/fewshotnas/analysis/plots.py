@@ -1,0 +1,79 @@
+"""Figures for people: leaf distributions (cf. Fig. 3) and per-epoch leaf accuracy (cf. Fig. 4 left).
+
+All figures use matplotlib's Agg backend and seaborn's function API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from fewshotnas.analysis.tables import method_order  # noqa: E402
+from fewshotnas.train.checkpoint import atomic_path, replace_atomic  # noqa: E402
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> None:
+    """Save a PNG atomically and close the figure."""
+    import os
+
+    fd, tmp = atomic_path(path)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        replace_atomic(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        plt.close(fig)
+
+
+def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
+    """Rows = split methods; left: accuracy distribution of all architectures per leaf
+    (whole space in grey); right: number of top-1 % architectures per leaf."""
+    methods = method_order(list(dist["method"].unique()))
+    fig, axes = plt.subplots(len(methods), 2, figsize=(12, 3.2 * len(methods)), squeeze=False)
+    for row, method in enumerate(methods):
+        sub = dist[dist["method"] == method].assign(leaf=lambda d: d["leaf"].astype(str))
+        ax = axes[row, 0]
+        ax.hist(sub["test_acc"], bins=60, color="0.8", label="whole space")
+        sns.histplot(sub, x="test_acc", hue="leaf", bins=60, element="step", fill=False, ax=ax, legend=True)
+        ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
+               title=f"{method}: all architectures per leaf")
+        ax = axes[row, 1]
+        top = sub[sub["top"]]
+        counts = top.groupby("leaf").size().reindex(sorted(sub["leaf"].unique(), key=int), fill_value=0)
+        sns.barplot(x=counts.index, y=counts.values, ax=ax, color="tab:blue")
+        ax.set(xlabel="leaf", ylabel="top-1 % architectures",
+               title=f"{method}: where the {int(top.shape[0])} top-1 % architectures land")
+    fig.suptitle(f"Leaf distributions — searched on {dataset}, accuracies from NB201 {bench_dataset}")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
+    """Per method × algorithm (first seed): benchmark test accuracy of each leaf's derived
+    architecture per epoch; red dots mark the leaf with the best supernet validation accuracy."""
+    first = lookup[lookup["seed"] == lookup["seed"].min()]
+    panels = [(m, a) for m in method_order(list(first["method"].unique()))
+              for a in sorted(first["algorithm"].unique())]
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    for ax, (method, algo) in zip(axes.flat, panels):
+        sub = first[(first["method"] == method) & (first["algorithm"] == algo)].assign(
+            leaf=lambda d: d["leaf"].astype(str))
+        sns.lineplot(sub, x="epoch", y="test_acc", hue="leaf", marker="o", markersize=3, ax=ax)
+        best = sub.loc[sub.groupby("epoch")["val_acc"].idxmax()]
+        ax.scatter(best["epoch"], best["test_acc"], color="red", s=40, zorder=5, label="best val acc")
+        ax.set(xlabel="search epoch", ylabel=f"NB201 {bench_dataset} test acc (%)", title=f"{method} / {algo}")
+        ax.legend(fontsize=7, title="leaf", title_fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Derived architecture per leaf and epoch — searched on {dataset}, looked up in NB201 {bench_dataset}")
+    fig.tight_layout()
+    save_figure(fig, path)

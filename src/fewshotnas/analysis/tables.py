@@ -1,0 +1,82 @@
+"""Result tables: best-over-leaves benchmark accuracy per method × algorithm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_COLUMNS = {
+    "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string",
+    "selection": "string", "num_seeds": "int64", "test_acc_mean": "float64", "test_acc_std": "float64",
+    "num_leaves": "int64",
+}
+
+
+def final_epoch(lookup: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the last epoch of every (method, algorithm, seed, leaf)."""
+    keys = ["dataset", "method", "algorithm", "seed", "leaf"]
+    last = lookup.groupby(keys, observed=True)["epoch"].transform("max")
+    return lookup[lookup["epoch"] == last]
+
+
+def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
+    """Summary per (dataset, method, algorithm), mean ± std over seeds, for two selections:
+
+    * ``benchmark``: the final-epoch architecture with the highest benchmark accuracy
+      across leaves (the paper's Tables 1–3: the potential of the split);
+    * ``val_acc``: the leaf with the highest final supernet validation accuracy (what a
+      user without the benchmark would pick).
+    """
+    final = final_epoch(lookup)
+    keys = ["dataset", "bench_dataset", "method", "algorithm", "seed"]
+    best_bench = final.groupby(keys, observed=True)["test_acc"].max().rename("test_acc").reset_index()
+    best_bench["selection"] = "benchmark"
+    pick = final.loc[final.groupby(keys, observed=True)["val_acc"].idxmax()]
+    best_val = pick[keys + ["test_acc"]].assign(selection="val_acc")
+    leaves = final.groupby(keys, observed=True)["leaf"].nunique().rename("num_leaves").reset_index()
+    per_seed = pd.concat([best_bench, best_val], ignore_index=True).merge(leaves, on=keys)
+    group = ["dataset", "bench_dataset", "method", "algorithm", "selection"]
+    summary = per_seed.groupby(group, observed=True).agg(
+        num_seeds=("seed", "nunique"), test_acc_mean=("test_acc", "mean"),
+        test_acc_std=("test_acc", lambda s: float(np.std(s, ddof=0))), num_leaves=("num_leaves", "max"),
+    ).reset_index()
+    return summary[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS)
+
+
+def method_order(methods: list[str]) -> list[str]:
+    """The paper's row order: no splitting, random, then metrics alphabetically."""
+    head = [m for m in ("nosplit", "random") if m in methods]
+    return head + sorted(m for m in methods if m not in head)
+
+
+def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
+    """Rows = methods, columns = algorithms, cells 'mean ± std' (std shown with >1 seed)."""
+    sub = summary[summary["selection"] == selection]
+    if sub.empty:
+        return "(no results)\n"
+    cell = sub.apply(lambda r: f"{r.test_acc_mean:.2f}" + (f" ± {r.test_acc_std:.2f}" if r.num_seeds > 1 else ""),
+                     axis=1)
+    wide = sub.assign(cell=cell).pivot(index="method", columns="algorithm", values="cell")
+    wide = wide.reindex(method_order(list(wide.index)))
+    wide.index.name = "method"
+    return wide.to_markdown() + "\n"
+
+
+def report_markdown(summary: pd.DataFrame) -> str:
+    """The Markdown page of one dataset's tables."""
+    dataset = str(summary["dataset"].iat[0])
+    bench = str(summary["bench_dataset"].iat[0])
+    via = "" if bench == dataset else f" (searched on {dataset}; architectures looked up in NB201 {bench})"
+    lines = [
+        f"# Results on {dataset}",
+        "",
+        f"NAS-Bench-201 test accuracy (%) on **{bench}**{via}, final epoch, mean ± std over search seeds.",
+        "",
+        "## Best architecture across leaves (chosen by the benchmark)",
+        "",
+        to_markdown(summary, "benchmark"),
+        "## Leaf chosen by supernet validation accuracy",
+        "",
+        to_markdown(summary, "val_acc"),
+    ]
+    return "\n".join(lines)

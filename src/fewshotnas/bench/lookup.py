@@ -1,0 +1,42 @@
+"""Benchmark lookup of search logs: every leaf × epoch derived genotype with its
+NB201 test accuracy on the benchmark dataset."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fewshotnas.bench.nb201 import NB201Table
+
+LOOKUP_COLUMNS = {
+    "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
+    "leaf": "int64", "epoch": "int64", "genotype": "string", "arch_index": "int64", "test_acc": "float64",
+    "val_acc": "float64", "train_acc": "float64",
+}
+
+
+def lookup_logs(
+    logs: dict[int, pd.DataFrame],
+    table: NB201Table,
+    *,
+    dataset: str,
+    bench_dataset: str,
+    method: str,
+    algorithm: str,
+    seed: int,
+) -> pd.DataFrame:
+    """Rows for every (leaf, epoch) of the search logs keyed by leaf index."""
+    frames = []
+    for leaf, log_df in sorted(logs.items()):
+        frames.append(pd.DataFrame({
+            "leaf": leaf, "epoch": log_df["epoch"].to_numpy(), "genotype": log_df["genotype"].astype(str),
+            "arch_index": [table.index_of(s) for s in log_df["genotype"].astype(str)],
+            "test_acc": table.accuracies(log_df["genotype"].astype(str), bench_dataset),
+            "val_acc": log_df["val_acc"].to_numpy(), "train_acc": log_df["train_acc"].to_numpy(),
+        }))
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "seed", seed)
+    df.insert(0, "algorithm", algorithm)
+    df.insert(0, "method", method)
+    df.insert(0, "bench_dataset", bench_dataset)
+    df.insert(0, "dataset", dataset)
+    return df[list(LOOKUP_COLUMNS)].astype(LOOKUP_COLUMNS)

@@ -1,0 +1,181 @@
+"""What every one-shot algorithm shares: masked alphas, the derived genotype,
+the search configuration and the epoch loop with logging and resume.
+
+Alphas are a (6, 5) tensor of logits; ops outside the leaf's mask get −∞ in the
+forward pass (``masked_logits``), so they are never chosen and never computed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from fewshotnas.data import BatchStream, PreparedData
+from fewshotnas.space import NUM_EDGES, NUM_OPS, OpMask, genotype_to_str
+from fewshotnas.space.supernet import Network
+from fewshotnas.train.checkpoint import config_hash, load_resume, save_atomic
+from fewshotnas.train.device import configure_torch, resolve_device
+from fewshotnas.train.loop import evaluate, new_network, progress
+
+log = logging.getLogger("fewshotnas")
+
+SEARCH_FORMAT = 1
+SEARCH_RESUME_FORMAT = 1
+
+
+def masked_logits(alphas: torch.Tensor, mask_tensor: torch.Tensor) -> torch.Tensor:
+    """(6, 5) logits with −∞ where ``mask_tensor`` (bool (6, 5)) is False."""
+    return alphas.masked_fill(~mask_tensor, float("-inf"))
+
+
+def derive_genotype(alphas: torch.Tensor, mask: OpMask) -> tuple[int, ...]:
+    """Argmax op per edge among the ops the mask allows (ties: lowest op index)."""
+    logits = masked_logits(alphas.detach().cpu(), mask.to_tensor())
+    return tuple(int(o) for o in logits.argmax(dim=1))
+
+
+@dataclass
+class SearchConfig:
+    """Search hyperparameters (App. A.3): weights by (Nesterov) SGD with cosine lr from
+    ``lr`` to ``lr_min``; alphas by Adam(``arch_lr``, ``arch_betas``, ``arch_weight_decay``)."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 3e-4
+    grad_clip: float | None = 5.0
+    arch_lr: float = 3e-4
+    arch_betas: tuple[float, float] = (0.5, 0.999)
+    arch_weight_decay: float = 1e-3
+    augment: bool = False
+    eval_batch_size: int = 512
+
+
+class Algorithm(Protocol):
+    """One step of a one-shot algorithm on a weight batch and an architecture batch."""
+
+    def step(self, x_w: torch.Tensor, y_w: torch.Tensor, x_a: torch.Tensor, y_a: torch.Tensor) -> tuple[
+        torch.Tensor, torch.Tensor]:
+        """Update alphas and weights; return (weight loss, weight-batch logits), both detached."""
+
+    def arch_weights(self) -> torch.Tensor:
+        """(6, 5) op weights for evaluation."""
+
+
+def run_search(
+    algorithm_cls: type,
+    data: PreparedData,
+    *,
+    mask: OpMask,
+    network: dict,
+    search: dict,
+    seed: int,
+    out_final: str | Path,
+    resume_path: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Search the sub-space ``mask`` from fresh weights; returns the per-epoch log.
+
+    After each epoch a resume file is written atomically; a rerun with the same
+    configuration continues from it. ``out_final`` gets weights, alphas and the
+    final derived genotype.
+    """
+    cfg = SearchConfig(**{k: tuple(v) if k == "arch_betas" else v for k, v in search.items()})
+    chash = config_hash({"network": network, "search": search, "seed": seed, "mask": mask.to_bits(),
+                         "algorithm": algorithm_cls.__name__, "data": data.meta})
+    configure_torch(threads, seed)
+    dev = resolve_device(device)
+    net = new_network(data, network, mask).to(dev)
+    algo = algorithm_cls(net, mask, cfg, dev)
+    w_gen = torch.Generator().manual_seed(seed * 2 + 1)
+    a_gen = torch.Generator().manual_seed(seed * 2 + 2)
+    rows: list[dict] = []
+    start = 0
+    resume_path = Path(resume_path)
+    state = load_resume(resume_path, kind="search resume", format_version=SEARCH_RESUME_FORMAT, expected_hash=chash)
+    if state is not None:
+        algo.load_state_dict(state["algorithm"])
+        w_gen.set_state(state["w_gen"])
+        a_gen.set_state(state["a_gen"])
+        rows, start = state["rows"], state["epoch"]
+        log.info("resuming search at epoch %d/%d from %s", start, cfg.epochs, resume_path)
+    w_stream = BatchStream(data.weight, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
+                           generator=w_gen)
+    a_stream = BatchStream(data.arch, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
+                           generator=a_gen)
+    val_stream = BatchStream(data.arch, cfg.eval_batch_size, data.mean, data.std, device=dev, shuffle=False,
+                             drop_last=False)
+    steps = min(len(w_stream), len(a_stream))
+    for epoch in range(start, cfg.epochs):
+        t0 = time.perf_counter()
+        algo.begin_epoch(epoch, cfg.epochs)
+        net.train()
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev)
+        seen = 0
+        with progress(steps, f"search epoch {epoch + 1}/{cfg.epochs}", quiet) as bar:
+            for (x_w, y_w), (x_a, y_a) in zip(w_stream, a_stream):
+                loss, logits = algo.step(x_w, y_w, x_a, y_a)
+                loss_sum += loss * len(y_w)
+                correct += (logits.argmax(1) == y_w).sum()
+                seen += len(y_w)
+                bar.update()
+        lr = algo.end_epoch()
+        net.eval()
+        weights = algo.arch_weights().detach()
+        val_loss, val_acc = evaluate(lambda x: net(x, weights, mask), val_stream, dev)
+        alphas = algo.alphas.detach().cpu()
+        genotype = derive_genotype(alphas, mask)
+        row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / max(seen, 1),
+                   train_acc=100.0 * float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
+                   genotype=genotype_to_str(genotype), alphas=alphas.flatten().tolist(),
+                   arch_probs=weights.float().cpu().flatten().tolist(), epoch_seconds=time.perf_counter() - t0)
+        rows.append(row)
+        log.info("search epoch %d/%d: train acc %.1f%%, val acc %.1f%%, %s (%.1fs)", epoch + 1, cfg.epochs,
+                 row["train_acc"], val_acc, row["genotype"], row["epoch_seconds"])
+        save_atomic(dict(format=SEARCH_RESUME_FORMAT, config_hash=chash, algorithm=algo.state_dict(),
+                         w_gen=w_gen.get_state(), a_gen=a_gen.get_state(), rows=rows, epoch=epoch + 1), resume_path)
+    final_genotype = derive_genotype(algo.alphas, mask)
+    save_atomic(dict(format=SEARCH_FORMAT, config_hash=chash, mask=mask.to_bits(), network=network,
+                     alphas=algo.alphas.detach().cpu(), genotype=genotype_to_str(final_genotype),
+                     state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_final)
+    resume_path.unlink(missing_ok=True)
+    return search_log_frame(rows)
+
+
+def search_log_frame(rows: list[dict]) -> pd.DataFrame:
+    """Typed per-epoch search log (see docs/schemas.md)."""
+    df = pd.DataFrame(rows, columns=["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "genotype",
+                                     "alphas", "arch_probs", "epoch_seconds"])
+    return df.astype({"epoch": "int64", "lr": "float64", "train_loss": "float64", "train_acc": "float64",
+                      "val_loss": "float64", "val_acc": "float64", "genotype": "string",
+                      "epoch_seconds": "float64"})
+
+
+def weight_optimizer(net: Network, cfg: SearchConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Nesterov SGD on the weights and its cosine schedule (per epoch) from lr to lr_min."""
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                          nesterov=cfg.nesterov)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr_min)
+    return opt, sched
+
+
+def new_alphas(device: torch.device) -> torch.nn.Parameter:
+    """(6, 5) architecture logits, 1e-3·N(0, 1) as in DARTS (follows the torch seed)."""
+    return torch.nn.Parameter(1e-3 * torch.randn(NUM_EDGES, NUM_OPS, device=device))
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits.float(), y)

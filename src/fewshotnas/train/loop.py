@@ -1,0 +1,166 @@
+"""Training loops: evaluation, one epoch of weight training, the base supernet.
+
+Inside a step nothing reads back to the host: losses and correct counts are
+summed as device tensors and read once per epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fewshotnas.data import BatchStream, PreparedData
+from fewshotnas.space import OpMask, build_network
+from fewshotnas.space.supernet import Network
+from fewshotnas.train.checkpoint import config_hash, load_checked, load_resume, save_atomic
+from fewshotnas.train.device import autocast, configure_torch, resolve_device
+
+log = logging.getLogger("fewshotnas")
+
+SUPERNET_FORMAT = 1
+RESUME_FORMAT = 1
+
+ForwardFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def progress(total: int, desc: str, quiet: bool):
+    """A tqdm bar on stderr (disabled when ``quiet``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet, leave=False, dynamic_ncols=True, mininterval=1.0)
+
+
+@torch.no_grad()
+def evaluate(forward: ForwardFn, stream: BatchStream, device: torch.device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) of ``forward`` over one pass of ``stream``."""
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    count = 0
+    for x, y in stream:
+        with autocast(device):
+            logits = forward(x)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+        count += len(y)
+    if count == 0:
+        return math.nan, math.nan
+    return float(loss_sum) / count, 100.0 * float(correct) / count
+
+
+@dataclass
+class SupernetConfig:
+    """Base supernet training (App. A.2): SGD + momentum, cosine to 0 over ``epochs``."""
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    grad_clip: float | None = 5.0
+    augment: bool = True
+
+
+def new_network(data: PreparedData, network: dict, mask: OpMask | None = None) -> Network:
+    """A network sized for ``data`` from the ``network`` config (channels, cells_per_stage)."""
+    return build_network(mask, channels=network["channels"], cells_per_stage=network["cells_per_stage"],
+                         num_classes=data.num_classes, in_channels=data.in_channels)
+
+
+def train_supernet(
+    data: PreparedData,
+    *,
+    network: dict,
+    train: dict,
+    seed: int,
+    out_checkpoint: str | Path,
+    resume_path: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Train the root supernet (uniform mixture of all ops) on the whole training subset.
+
+    Writes ``out_checkpoint`` (weights, network config, config hash) and returns the
+    per-epoch log. A resume file is rewritten atomically after every epoch; when it
+    exists (from a killed run with the same configuration) training continues there.
+    """
+    cfg = SupernetConfig(**train)
+    chash = config_hash({"network": network, "train": train, "seed": seed, "data": data.meta})
+    configure_torch(threads, seed)
+    dev = resolve_device(device)
+    net = new_network(data, network).to(dev)
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                          nesterov=cfg.nesterov)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    rows: list[dict] = []
+    start_epoch = 0
+    resume_path = Path(resume_path)
+    state = load_resume(resume_path, kind="supernet resume", format_version=RESUME_FORMAT, expected_hash=chash)
+    if state is not None:
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["generator"])
+        rows, start_epoch = state["rows"], state["epoch"]
+        log.info("resuming base supernet at epoch %d/%d from %s", start_epoch, cfg.epochs, resume_path)
+    train_stream = BatchStream(data.train, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
+                               generator=gen)
+    test_stream = BatchStream(data.test, 512, data.mean, data.std, device=dev, shuffle=False, drop_last=False)
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        net.train()
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev)
+        seen = 0
+        with progress(len(train_stream), f"supernet epoch {epoch + 1}/{cfg.epochs}", quiet) as bar:
+            for x, y in train_stream:
+                with autocast(dev):
+                    logits = net(x)
+                    loss = F.cross_entropy(logits.float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, foreach=True)
+                opt.step()
+                loss_sum += loss.detach() * len(y)
+                correct += (logits.detach().argmax(1) == y).sum()
+                seen += len(y)
+                bar.update()
+        lr = sched.get_last_lr()[0]
+        sched.step()
+        net.eval()
+        test_loss, test_acc = evaluate(net, test_stream, dev)
+        row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / seen, train_acc=100.0 * float(correct) / seen,
+                   test_loss=test_loss, test_acc=test_acc, epoch_seconds=time.perf_counter() - t0)
+        rows.append(row)
+        log.info("supernet epoch %d/%d: train loss %.3f acc %.1f%%, test acc %.1f%% (%.1fs)", row["epoch"],
+                 cfg.epochs, row["train_loss"], row["train_acc"], test_acc, row["epoch_seconds"])
+        save_atomic(dict(format=RESUME_FORMAT, config_hash=chash, net=net.state_dict(), opt=opt.state_dict(),
+                         sched=sched.state_dict(), generator=gen.get_state(), rows=rows, epoch=epoch + 1),
+                    resume_path)
+    save_atomic(dict(format=SUPERNET_FORMAT, config_hash=chash, network=network, num_classes=data.num_classes,
+                     in_channels=data.in_channels, state_dict={k: v.cpu() for k, v in net.state_dict().items()}),
+                out_checkpoint)
+    resume_path.unlink(missing_ok=True)
+    return pd.DataFrame(rows).astype({"epoch": "int64"})
+
+
+def load_supernet(path: str | Path, device: torch.device | str = "cpu") -> Network:
+    """The trained root supernet written by :func:`train_supernet`."""
+    ckpt = load_checked(path, kind="supernet checkpoint", format_version=SUPERNET_FORMAT)
+    net = build_network(None, channels=ckpt["network"]["channels"],
+                        cells_per_stage=ckpt["network"]["cells_per_stage"], num_classes=ckpt["num_classes"],
+                        in_channels=ckpt["in_channels"])
+    net.load_state_dict(ckpt["state_dict"])
+    return net.to(device)

@@ -1,0 +1,102 @@
+"""Shared fixtures: tiny datasets written in the real file formats, tiny networks."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fewshotnas.bench import NB201Table, default_table_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzipped IDX file (the Fashion-MNIST format)."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_fashion_mnist(root: Path, n_train: int = 120, n_test: int = 40, seed: int = 0) -> Path:
+    """Fashion-MNIST-format files whose images carry a learnable class signal."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):  # a bright bar whose row encodes the class
+            images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 230
+        write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fmnist_root(tmp_path_factory) -> Path:
+    return make_fashion_mnist(tmp_path_factory.mktemp("fmnist"))
+
+
+@pytest.fixture(scope="session")
+def nb201() -> NB201Table:
+    return NB201Table(default_table_path())
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_threads():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    yield
+
+
+def write_cifar(root: Path, kind: str, n_per_batch: int = 6, seed: int = 0) -> Path:
+    """CIFAR-10 ('cifar-10-batches-py', bytes keys) or CIFAR-100 ('cifar-100-python') pickles."""
+    rng = np.random.default_rng(seed)
+    if kind == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        files = {f"data_batch_{i}": n_per_batch for i in range(1, 6)} | {"test_batch": n_per_batch}
+        label_key, classes, meta = "labels", 10, ("batches.meta", "label_names")
+    else:
+        folder = root / "cifar-100-python"
+        files = {"train": n_per_batch * 2, "test": n_per_batch}
+        label_key, classes, meta = "fine_labels", 100, ("meta", "fine_label_names")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in files.items():
+        entry = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 label_key: rng.integers(0, classes, n).tolist()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(entry, f)
+    with open(folder / meta[0], "wb") as f:
+        pickle.dump({meta[1]: [f"class{i}" for i in range(classes)]}, f)
+    return root
+
+
+def write_imagenet16(root: Path, n_per_batch: int = 8, seed: int = 0) -> Path:
+    """NB201 ImageNet16 pickles: train_data_batch_1..10 and val_data, labels 1..1000."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    names = [f"train_data_batch_{i}" for i in range(1, 11)] + ["val_data"]
+    for name in names:
+        labels = rng.choice([1, 2, 60, 120, 121, 500, 1000], n_per_batch).tolist()
+        entry = {"data": rng.integers(0, 256, (n_per_batch, 3 * 16 * 16), dtype=np.uint8), "labels": labels}
+        with open(root / name, "wb") as f:
+            pickle.dump(entry, f)
+    return root
+
+
+def dies_on_call(fn, call: int):
+    """``fn`` wrapped so that its ``call``-th call raises KeyboardInterrupt (a simulated kill)."""
+    calls = {"n": 0}
+
+    def wrapped(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt("simulated kill")
+        return fn(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,68 @@
+"""Tables, leaf distributions and the figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fewshotnas.analysis.distributions import leaf_distribution
+from fewshotnas.analysis.plots import plot_distributions, plot_leaf_epochs
+from fewshotnas.analysis.tables import best_over_leaves, report_markdown, to_markdown
+from fewshotnas.bench.lookup import LOOKUP_COLUMNS
+from fewshotnas.space import OpMask
+
+
+def fake_lookup() -> pd.DataFrame:
+    rows = []
+    for method in ("nosplit", "random", "synflow"):
+        for seed in (0, 1):
+            for leaf in range(1 if method == "nosplit" else 2):
+                for epoch in (1, 2):
+                    test = 80 + 5 * leaf + seed + (method == "synflow")
+                    rows.append(dict(dataset="fashion_mnist", bench_dataset="cifar10", method=method,
+                                     algorithm="darts1", seed=seed, leaf=leaf, epoch=epoch, genotype="g",
+                                     arch_index=0, test_acc=float(test - 10 * (epoch == 1)),
+                                     val_acc=float(70 - leaf), train_acc=70.0))
+    return pd.DataFrame(rows).astype(LOOKUP_COLUMNS)
+
+
+def test_best_over_leaves():
+    summary = best_over_leaves(fake_lookup())
+    bench = summary[summary.selection == "benchmark"].set_index("method")
+    # best leaf is leaf 1 (85 + seed) at the final epoch; mean over seeds 0 and 1
+    assert bench.loc["random", "test_acc_mean"] == pytest.approx(85.5)
+    assert bench.loc["random", "test_acc_std"] == pytest.approx(0.5)
+    assert bench.loc["synflow", "test_acc_mean"] == pytest.approx(86.5)
+    assert bench.loc["nosplit", "num_leaves"] == 1
+    val = summary[summary.selection == "val_acc"].set_index("method")
+    # validation accuracy prefers leaf 0 (80 + seed)
+    assert val.loc["random", "test_acc_mean"] == pytest.approx(80.5)
+
+
+def test_markdown_layout():
+    summary = best_over_leaves(fake_lookup())
+    md = to_markdown(summary)
+    lines = md.splitlines()
+    assert "darts1" in lines[0]
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["nosplit", "random", "synflow"]
+    assert "85.50 ± 0.50" in md
+    page = report_markdown(summary)
+    assert "cifar10" in page and "fashion_mnist" in page
+
+
+def test_leaf_distribution_and_figures(nb201, tmp_path):
+    masks = [OpMask.full().restrict(0, [0, 1]), OpMask.full().restrict(0, [2, 3, 4])]
+    dist = leaf_distribution(nb201, masks, "cifar10", "random")
+    assert (dist.groupby("leaf").size().to_numpy() == [m.num_archs for m in masks]).all()
+    assert 150 <= dist["top"].sum() <= 160
+    with pytest.raises(ValueError, match="miss"):
+        leaf_distribution(nb201, masks[:1], "cifar10", "random")
+    with pytest.raises(ValueError, match="overlap"):
+        leaf_distribution(nb201, [OpMask.full(), masks[0]], "cifar10", "random")
+    plot_distributions(dist, dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "d.png")
+    plot_leaf_epochs(fake_lookup(), dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "e.png")
+    for name in ("d.png", "e.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert np.isfinite(dist["test_acc"]).all()

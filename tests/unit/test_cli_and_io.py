@@ -1,0 +1,68 @@
+"""The CLI, checkpoints and Parquet writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from fewshotnas.cli import main
+from fewshotnas.io import read_parquet_metadata, write_parquet_atomic
+from fewshotnas.train.checkpoint import CheckpointError, config_hash, load_checked, save_atomic
+
+
+def test_info_by_index_and_string(capsys):
+    assert main(["info", "1"]) == 0
+    by_index = json.loads(capsys.readouterr().out)
+    assert main(["info", by_index["arch_str"]]) == 0
+    by_string = json.loads(capsys.readouterr().out)
+    assert by_index == by_string
+    assert by_index["index"] == 1 and by_index["params"] > 0 and by_index["macs"] * 2 == by_index["flops"]
+    assert set(by_index["test_acc"]) == {"cifar10", "cifar100", "imagenet16_120"}
+    assert main(["info", "1", "--classes", "100"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] > by_index["params"]
+
+
+def test_info_bad_input(capsys):
+    assert main(["info", "|conv~0|"]) == 2
+    assert "error" in capsys.readouterr().err
+    assert main(["info", "99999"]) == 2
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "fewshotnas.cli", "info", "0"], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout)["index"] == 0
+
+
+def test_checkpoint_errors(tmp_path):
+    path = tmp_path / "c.pt"
+    save_atomic({"format": 1, "config_hash": "abc", "x": torch.ones(2)}, path)
+    assert load_checked(path, kind="test", format_version=1, expected_hash="abc")["x"].sum() == 2
+    with pytest.raises(CheckpointError, match="format"):
+        load_checked(path, kind="test", format_version=2)
+    with pytest.raises(CheckpointError, match="configuration"):
+        load_checked(path, kind="test", format_version=1, expected_hash="other")
+    path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checked(path, kind="test", format_version=1)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checked(tmp_path / "missing.pt", kind="test", format_version=1)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_config_hash_is_order_free():
+    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1}) != config_hash({"a": 2})
+
+
+def test_parquet_with_provenance(tmp_path):
+    df = pd.DataFrame({"a": [1, 2], "s": pd.array(["x", "y"], dtype="string")})
+    write_parquet_atomic(df, tmp_path / "t.parquet", {"rule": "test"})
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(back, df)
+    meta = read_parquet_metadata(tmp_path / "t.parquet")
+    assert meta["rule"] == "test" and "version" in meta

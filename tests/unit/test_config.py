@@ -1,0 +1,69 @@
+"""Configs against the schema, conda envs, and the registry ↔ schema link."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from fewshotnas.metrics import metric_names
+from fewshotnas.search import ALGORITHMS
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
+
+
+def load(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_configs_validate(name):
+    jsonschema.validate(load(name), SCHEMA)
+
+
+@pytest.mark.parametrize("path,value", [(("split", "bogus"), 1), (("search", "hparams", "lr_typo"), 0.1),
+                                        (("datasets",), ["mnist"]), (("split", "methods"), ["nope"])])
+def test_unknown_keys_and_values_rejected(path, value):
+    cfg = copy.deepcopy(load("config.yaml"))
+    node = cfg
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(cfg, SCHEMA)
+
+
+def test_schema_enums_follow_registries():
+    methods = SCHEMA["properties"]["split"]["properties"]["methods"]["items"]["enum"]
+    assert sorted(methods) == sorted(metric_names() + ["random"])
+    algos = SCHEMA["properties"]["search"]["properties"]["algorithms"]["items"]["enum"]
+    assert sorted(algos) == sorted(ALGORITHMS)
+
+
+@pytest.mark.parametrize("env", sorted((ROOT / "envs").glob("*.yaml")), ids=lambda p: p.name)
+def test_conda_envs_parse_and_pin(env):
+    spec = yaml.safe_load(env.read_text())
+    deps = spec["dependencies"]
+    conda = [d for d in deps if isinstance(d, str)]
+    pips = [d for d in deps if isinstance(d, dict)]
+    assert any(d.startswith("python=") for d in conda)
+    assert all(re.match(r"^[\w.-]+=[\d.*]+$", d) for d in conda), conda
+    if pips:
+        assert any(d.startswith("pip=") for d in conda)
+        assert all("==" in p for p in pips[0]["pip"] if not p.startswith("--"))
+
+
+def test_every_conda_path_in_rules_exists():
+    rules = list((ROOT / "workflow" / "rules").glob("*.smk"))
+    paths = [m for r in rules for m in re.findall(r'conda:\s*\n\s*"([^"]+)"', r.read_text())]
+    assert paths
+    for rule_file in rules:
+        for rel in re.findall(r'conda:\s*\n\s*"([^"]+)"', rule_file.read_text()):
+            assert (rule_file.parent / rel).resolve().is_file(), rel
+    n_rules = sum(len(re.findall(r"^rule ", r.read_text(), re.M)) for r in rules)
+    assert len(paths) == n_rules

@@ -1,0 +1,103 @@
+"""DARTS on a leaf: mask respected, determinism, and resume equal to an uninterrupted run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+import fewshotnas.search.common as common
+from conftest import dies_on_call
+from fewshotnas.data import prepare_data
+from fewshotnas.search import derive_genotype, get_algorithm, masked_logits, run_search
+from fewshotnas.space import OpMask, genotype_from_str
+from fewshotnas.train.checkpoint import CheckpointError
+
+NETWORK = {"channels": 2, "cells_per_stage": 1}
+SEARCH = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_min": 0.001, "arch_lr": 0.01, "eval_batch_size": 64}
+MASK = OpMask.full().restrict(0, [2, 3]).restrict(1, [0, 4])
+
+
+@pytest.fixture(scope="module")
+def data(fmnist_root):
+    return prepare_data("fashion_mnist", fmnist_root, subset=96, test_subset=10, image_size=8)
+
+
+def search(data, tmp_path, name, **kw):
+    return run_search(get_algorithm("darts1"), data, mask=kw.pop("mask", MASK), network=NETWORK,
+                      search=kw.pop("search", SEARCH), seed=kw.pop("seed", 0), out_final=tmp_path / f"{name}.pt",
+                      resume_path=tmp_path / f"{name}.resume.pt", quiet=True, **kw)
+
+
+def without_times(df):
+    return df.drop(columns=["epoch_seconds"])
+
+
+def test_masked_alphas_and_derivation():
+    alphas = torch.zeros(6, 5)
+    alphas[0, 0] = 5.0  # 'none' is best on edge 0 but masked out there
+    alphas[0, 3] = 1.0
+    assert derive_genotype(alphas, MASK)[0] == 3
+    weights = torch.softmax(masked_logits(alphas, MASK.to_tensor()), -1)
+    assert torch.all(weights[~MASK.to_tensor()] == 0)
+    torch.testing.assert_close(weights.sum(1), torch.ones(6))
+
+
+def test_search_log_and_genotypes_stay_in_leaf(data, tmp_path):
+    log = search(data, tmp_path, "a")
+    assert list(log["epoch"]) == [1, 2, 3]
+    assert all(MASK.contains(genotype_from_str(g)) for g in log["genotype"])
+    assert log["val_acc"].between(0, 100).all() and log["train_loss"].notna().all()
+    assert len(log["alphas"].iloc[0]) == 30 and len(log["arch_probs"].iloc[0]) == 30
+    probs = torch.tensor(list(log["arch_probs"].iloc[-1])).view(6, 5)
+    assert torch.all(probs[~MASK.to_tensor()] == 0)
+    final = torch.load(tmp_path / "a.pt", weights_only=False)
+    assert final["genotype"] == log["genotype"].iloc[-1] and final["mask"] == MASK.to_bits()
+    assert not (tmp_path / "a.resume.pt").exists()
+    # the alphas moved from their 1e-3 initialisation
+    assert float(final["alphas"].abs().max()) > 1e-2
+
+
+def test_same_seed_same_log(data, tmp_path):
+    a, b = search(data, tmp_path, "a"), search(data, tmp_path, "b")
+    pd.testing.assert_frame_equal(without_times(a), without_times(b))
+    c = search(data, tmp_path, "c", seed=1)
+    assert not without_times(a).equals(without_times(c))
+
+
+def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch):
+    full = search(data, tmp_path, "full")
+    original = common.derive_genotype
+    monkeypatch.setattr(common, "derive_genotype", dies_on_call(original, 2))  # in epoch 2
+    with pytest.raises(KeyboardInterrupt):
+        search(data, tmp_path, "killed")
+    assert (tmp_path / "killed.resume.pt").exists() and not (tmp_path / "killed.pt").exists()
+    monkeypatch.setattr(common, "derive_genotype", original)
+    resumed = search(data, tmp_path, "killed")
+    pd.testing.assert_frame_equal(without_times(resumed), without_times(full))
+    a = torch.load(tmp_path / "full.pt", weights_only=False)
+    b = torch.load(tmp_path / "killed.pt", weights_only=False)
+    torch.testing.assert_close(a["alphas"], b["alphas"])
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k])
+
+
+def test_stale_resume_restarts_and_corrupt_resume_fails(data, tmp_path, monkeypatch):
+    original = common.derive_genotype
+    monkeypatch.setattr(common, "derive_genotype", dies_on_call(original, 2))
+    with pytest.raises(KeyboardInterrupt):
+        search(data, tmp_path, "x")
+    monkeypatch.setattr(common, "derive_genotype", original)
+    assert (tmp_path / "x.resume.pt").exists()
+    other = {**SEARCH, "lr": 0.1}
+    restarted = search(data, tmp_path, "x", search=other)  # config changed after the kill: start afresh
+    fresh = search(data, tmp_path, "y", search=other)
+    pd.testing.assert_frame_equal(without_times(restarted), without_times(fresh))
+    (tmp_path / "z.resume.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        search(data, tmp_path, "z")
+
+
+def test_unknown_algorithm():
+    with pytest.raises(ValueError, match="known: darts1"):
+        get_algorithm("enas")

@@ -1,0 +1,119 @@
+"""End to end: the whole workflow on a tiny config, then what a second plan and a
+changed search hyperparameter make Snakemake do."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import make_fashion_mnist
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def tiny_config(fmnist: Path) -> dict:
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["experiment"] = "tiny"
+    cfg["data"].update(roots={"fashion_mnist": str(fmnist)}, subset=96, test_subset=32, image_size=8)
+    cfg["network"] = {"channels": 2, "cells_per_stage": 1}
+    cfg["supernet"]["train"].update(epochs=1, batch_size=32)
+    cfg["split"].update(methods=["gradientmatching", "synflow", "random"], depth=2, metric_batches=1,
+                        batch_size=16)
+    cfg["search"]["hparams"].update(epochs=2, batch_size=16, eval_batch_size=64)
+    return cfg
+
+
+def snakemake(workdir: Path, config: Path, *args: str) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(config), "--cores", "2",
+                          *args], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def planned_jobs(log: str) -> dict[str, int]:
+    """Rule → count from the 'Job stats' table of a dry run ({} when nothing is to be done)."""
+    if "Nothing to be done" in log:
+        return {}
+    table = log.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("workflow")
+    cfg = tiny_config(make_fashion_mnist(work / "fmnist", n_train=200, n_test=60))
+    config = work / "tiny.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    snakemake(work, config)
+    return work, cfg, config
+
+
+def test_outputs_exist_and_read(finished_run):
+    work, cfg, _ = finished_run
+    res = work / "results" / "tiny"
+    table = pd.read_parquet(res / "tables" / "fashion_mnist.parquet")
+    assert set(table["method"]) == {"nosplit", "random", "gradientmatching", "synflow"}
+    assert set(table["selection"]) == {"benchmark", "val_acc"}
+    assert set(table["bench_dataset"]) == {"cifar10"}
+    assert table["test_acc_mean"].between(0, 100).all()
+    assert (table.loc[table.method != "nosplit", "num_leaves"] == 4).all()
+    md = (res / "tables" / "fashion_mnist.md").read_text()
+    assert "cifar10" in md and "gradientmatching" in md
+    for png in ("distributions.png", "leaf_epochs.png"):
+        assert (res / "plots" / "fashion_mnist" / png).read_bytes()[:4] == b"\x89PNG"
+    runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
+    assert len(runs) == (3 * 4 + 1) * 2  # (methods × leaves + nosplit) × epochs
+    tree = pd.read_parquet(res / "split/fashion_mnist/synflow/seed0/level2/tree.parquet")
+    assert tree["leaf"].max() == 3 and tree.loc[tree.leaf >= 0, "num_archs"].sum() == 15625
+    assert not list(res.rglob("_resume/**/*.pt"))  # resume files are removed once a stage finishes
+    assert (res / "logs" / "search").is_dir() and (res / "benchmarks" / "supernet").is_dir()
+
+
+def test_second_plan_is_empty(finished_run):
+    work, _, config = finished_run
+    assert planned_jobs(snakemake(work, config, "-n")) == {}
+
+
+def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
+    work, cfg, _ = finished_run
+    changed = copy.deepcopy(cfg)
+    changed["search"]["hparams"]["lr"] = 0.05
+    config = work / "changed.yaml"
+    config.write_text(yaml.safe_dump(changed))
+    jobs = planned_jobs(snakemake(work, config, "-n"))
+    assert jobs.pop("search_leaf") == 13
+    assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "all"}
+    assert jobs["benchmark_lookup"] == 4
+
+
+def test_split_change_keeps_supernet(finished_run):
+    work, cfg, _ = finished_run
+    changed = copy.deepcopy(cfg)
+    changed["split"]["metric_batches"] = 2
+    config = work / "split.yaml"
+    config.write_text(yaml.safe_dump(changed))
+    jobs = planned_jobs(snakemake(work, config, "-n"))
+    assert "train_supernet" not in jobs and "prepare_data" not in jobs
+    assert jobs["split_level"] == 6  # random too: all split levels share the split params
+
+
+def test_bad_config_is_a_clear_error(finished_run, tmp_path):
+    work, cfg, _ = finished_run
+    bad = copy.deepcopy(cfg)
+    bad["split"]["depth"] = 4
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(bad))
+    out = subprocess.run([*SNAKEMAKE, "--directory", str(work), "--configfile", str(config), "-n", "--cores", "1"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "split.edges needs 4 distinct edges" in out.stdout + out.stderr

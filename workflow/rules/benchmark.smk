@@ -1,0 +1,21 @@
+localrules:
+    benchmark_lookup,
+
+
+rule benchmark_lookup:
+    """Every leaf × epoch derived genotype with its NB201 test accuracy."""
+    input:
+        logs=lambda wc: [search_log(wc.dataset, wc.method, wc.algo, wc.seed, leaf)
+                         for leaf in range(num_leaves(wc.method))],
+        table=BENCH_TABLE,
+    output:
+        f"{R}/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.parquet",
+    log:
+        f"{R}/logs/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.log",
+    params:
+        bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
+        code=library_hash("bench", "space"),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/benchmark_lookup.py"

@@ -1,0 +1,98 @@
+# Shared helpers: paths, wildcard constraints, config checks and code hashes.
+import hashlib
+import sys
+
+sys.path.insert(0, str(SRC))
+from fewshotnas.split.policy import SplitConfig  # noqa: E402
+
+R = f"results/{config['experiment']}"
+SPLIT_METHODS = list(config["split"]["methods"])
+SEARCH_METHODS = SPLIT_METHODS + (["nosplit"] if config["search"]["nosplit"] else [])
+ALGORITHMS = list(config["search"]["algorithms"])
+SPLIT_SEED = config["split"]["seeds"][0]  # the tree the searches use
+SUPERNET_SEED = config["supernet"]["seed"]
+BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
+SPLIT_KEYS = ("policy", "depth", "branching", "edges", "balanced", "metric_batches", "batch_size", "metric_options")
+SPLIT_PARAMS = {k: config["split"][k] for k in SPLIT_KEYS if k in config["split"]}
+
+try:  # cross-field checks the JSON schema cannot express
+    SPLIT_CONFIG = SplitConfig(**SPLIT_PARAMS)
+except ValueError as err:
+    raise WorkflowError(f"config split: {err}")
+for _ds in config["datasets"]:
+    if _ds not in config["data"]["roots"]:
+        raise WorkflowError(f"config data.roots has no entry for dataset {_ds!r}; add data.roots.{_ds}: <folder>")
+    if _ds not in config["benchmark"]["dataset_map"]:
+        raise WorkflowError(f"config benchmark.dataset_map has no entry for {_ds!r}; add e.g. {_ds}: cifar10")
+
+
+wildcard_constraints:
+    dataset="|".join(["fashion_mnist", "cifar10", "cifar100", "imagenet16_120"]),
+    method=r"[a-z_]+",
+    algo=r"[a-z0-9_]+",
+    seed=r"\d+",
+    level=r"\d+",
+    leaf=r"\d+",
+
+
+def library_hash(*packages):
+    """Hash of the library source a rule depends on (given subpackages + top-level modules),
+    passed as a param so that a code change reruns exactly the affected stages."""
+    root = SRC / "fewshotnas"
+    files = sorted(root.glob("*.py"))
+    for pkg in packages:
+        files += sorted((root / pkg).rglob("*.py"))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(root).as_posix().encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def num_leaves(method):
+    return 1 if method == "nosplit" else SPLIT_CONFIG.num_leaves()
+
+
+def data_params(dataset):
+    d = config["data"]
+    return dict(dataset=dataset, root=d["roots"][dataset], download=d["download"], subset=d["subset"],
+                fraction=d["fraction"], test_subset=d["test_subset"], image_size=d["image_size"],
+                arch_fraction=d["arch_fraction"], seed=d["seed"])
+
+
+def prepared(dataset):
+    return f"{R}/data/{dataset}/prepared.pt"
+
+
+def supernet_ckpt(dataset):
+    return f"{R}/supernet/{dataset}/seed{SUPERNET_SEED}/supernet.pt"
+
+
+def tree_path(dataset, method, seed, level):
+    return f"{R}/split/{dataset}/{method}/seed{seed}/level{level}/tree.parquet"
+
+
+def final_tree(dataset, method):
+    return tree_path(dataset, method, SPLIT_SEED, SPLIT_CONFIG.depth)
+
+
+def search_log(dataset, method, algo, seed, leaf):
+    return f"{R}/search/{dataset}/{method}/{algo}/seed{seed}/leaf{leaf}/log.parquet"
+
+
+def lookup_path(dataset, method, algo, seed):
+    return f"{R}/benchmark/{dataset}/{method}/{algo}/seed{seed}.parquet"
+
+
+def all_lookups(dataset):
+    return [lookup_path(dataset, m, a, s) for m in SEARCH_METHODS for a in ALGORITHMS
+            for s in config["search"]["seeds"]]
+
+
+def final_outputs():
+    outs = []
+    for ds in config["datasets"]:
+        outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/plots/{ds}/leaf_epochs.png"]
+        if SPLIT_METHODS:
+            outs.append(f"{R}/plots/{ds}/distributions.png")
+    return outs

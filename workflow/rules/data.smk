@@ -1,0 +1,17 @@
+rule prepare_data:
+    """Load a dataset, keep a seeded subset, split it into weight/arch halves (one tensor file)."""
+    output:
+        prepared("{dataset}"),
+    log:
+        f"{R}/logs/data/{{dataset}}.log",
+    params:
+        data=lambda wc: data_params(wc.dataset),
+        code=library_hash("data"),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/prepare_data.py"

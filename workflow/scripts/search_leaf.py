@@ -1,0 +1,26 @@
+"""Adapter: rule search_leaf → fewshotnas.search.run_search on one leaf's mask."""
+import pandas as pd
+
+from fewshotnas.data import load_prepared
+from fewshotnas.io import setup_logging, write_parquet_atomic
+from fewshotnas.search import get_algorithm, run_search
+from fewshotnas.space import OpMask
+from fewshotnas.split import leaf_masks
+
+log = setup_logging(snakemake.log[0])
+leaf = int(snakemake.wildcards.leaf)
+mask = leaf_masks(pd.read_parquet(snakemake.input.tree))[leaf] if "tree" in snakemake.input.keys() else OpMask.full()
+log.info("leaf %d: %s (%d architectures)", leaf, mask.describe(), mask.num_archs)
+search_log = run_search(
+    get_algorithm(snakemake.wildcards.algo),
+    load_prepared(snakemake.input.data),
+    mask=mask,
+    network=snakemake.params.network,
+    search=snakemake.params.search,
+    seed=int(snakemake.wildcards.seed),
+    out_final=snakemake.output.final,
+    resume_path=snakemake.params.resume,
+    device=snakemake.params.device,
+    threads=snakemake.threads,
+)
+write_parquet_atomic(search_log, snakemake.output.log, {"rule": "search_leaf", "leaf": leaf, "mask": mask.to_bits()})
