@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 FMNIST := /usr/share/datasets/fashion-mnist
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup data clean-results
+.PHONY: run test setup data unlock clean-results
 
 run: setup data
 	$(VENV)/bin/snakemake --cores $(CORES) --profile profiles/local $(SNAKEMAKE_ARGS)
@@ -36,6 +36,10 @@ data:
 	else \
 		echo "warning: $(FMNIST) missing; run 'sudo apt-get install dataset-fashion-mnist' or set data.roots.fashion_mnist"; \
 	fi
+
+# after a hard kill (SIGKILL, power loss) Snakemake's lock stays; Ctrl-C needs no unlock
+unlock: setup
+	$(VENV)/bin/snakemake --unlock --cores 1 $(SNAKEMAKE_ARGS)
 
 clean-results:
 	rm -rf results/default

@@ -16,7 +16,8 @@ validate(config, "config/schema.yaml")
 
 # The library lives in src/; scripts import it from there, also inside --use-conda envs.
 SRC = Path(workflow.basedir) / "src"
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
+# (set here for the jobs, not required from the user, so no `envvars:` directive)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 
 
 include: "workflow/rules/common.smk"

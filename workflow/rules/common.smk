@@ -96,3 +96,21 @@ def final_outputs():
         if SPLIT_METHODS:
             outs.append(f"{R}/plots/{ds}/distributions.png")
     return outs
+
+
+def split_inputs(wc):
+    """Level 1 splits the root; level l > 1 the tree of level l−1. Metrics need data and supernet."""
+    inputs = {}
+    if int(wc.level) > 1:
+        inputs["parent"] = tree_path(wc.dataset, wc.method, wc.seed, int(wc.level) - 1)
+    if wc.method != "random":
+        inputs["data"] = prepared(wc.dataset)
+        inputs["supernet"] = supernet_ckpt(wc.dataset)
+    return inputs
+
+
+def search_inputs(wc):
+    inputs = {"data": prepared(wc.dataset)}
+    if wc.method != "nosplit":
+        inputs["tree"] = final_tree(wc.dataset, wc.method)
+    return inputs

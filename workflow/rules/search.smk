@@ -1,10 +1,3 @@
-def search_inputs(wc):
-    inputs = {"data": prepared(wc.dataset)}
-    if wc.method != "nosplit":
-        inputs["tree"] = final_tree(wc.dataset, wc.method)
-    return inputs
-
-
 rule search_leaf:
     """Search one leaf from fresh weights with one algorithm and seed; resumes after a kill."""
     input:

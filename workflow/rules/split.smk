@@ -1,14 +1,3 @@
-def split_inputs(wc):
-    """Level 1 splits the root; level l > 1 the tree of level l−1. Metrics need data and supernet."""
-    inputs = {}
-    if int(wc.level) > 1:
-        inputs["parent"] = tree_path(wc.dataset, wc.method, wc.seed, int(wc.level) - 1)
-    if wc.method != "random":
-        inputs["data"] = prepared(wc.dataset)
-        inputs["supernet"] = supernet_ckpt(wc.dataset)
-    return inputs
-
-
 rule split_level:
     """Score every node of level {level}−1 on the level's edge and split it by min-cut."""
     input:

@@ -22,5 +22,6 @@ search_log = run_search(
     resume_path=snakemake.params.resume,
     device=snakemake.params.device,
     threads=snakemake.threads,
+    label=f"{snakemake.wildcards.method}/{snakemake.wildcards.algo}/seed{snakemake.wildcards.seed}/leaf{leaf}",
 )
 write_parquet_atomic(search_log, snakemake.output.log, {"rule": "search_leaf", "leaf": leaf, "mask": mask.to_bits()})

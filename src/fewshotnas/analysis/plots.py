@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fewshotnas.analysis.tables import method_order  # noqa: E402
@@ -39,15 +40,18 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     fig, axes = plt.subplots(len(methods), 2, figsize=(12, 3.2 * len(methods)), squeeze=False)
     for row, method in enumerate(methods):
         sub = dist[dist["method"] == method].assign(leaf=lambda d: d["leaf"].astype(str))
+        leaves = sorted(sub["leaf"].unique(), key=int)
+        palette = dict(zip(leaves, sns.color_palette("tab10", len(leaves))))
         ax = axes[row, 0]
-        ax.hist(sub["test_acc"], bins=60, color="0.8", label="whole space")
-        sns.histplot(sub, x="test_acc", hue="leaf", bins=60, element="step", fill=False, ax=ax, legend=True)
+        ax.hist(sub["test_acc"], bins=60, color="0.85", label="whole space")
+        sns.histplot(sub, x="test_acc", hue="leaf", hue_order=leaves, palette=palette, bins=60, element="step",
+                     fill=False, ax=ax, legend=True)
         ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
-               title=f"{method}: all architectures per leaf")
+               title=f"{method}: all architectures per leaf (whole space in grey)")
         ax = axes[row, 1]
         top = sub[sub["top"]]
-        counts = top.groupby("leaf").size().reindex(sorted(sub["leaf"].unique(), key=int), fill_value=0)
-        sns.barplot(x=counts.index, y=counts.values, ax=ax, color="tab:blue")
+        counts = top.groupby("leaf").size().reindex(leaves, fill_value=0)
+        sns.barplot(x=counts.index, y=counts.values, hue=counts.index, palette=palette, legend=False, ax=ax)
         ax.set(xlabel="leaf", ylabel="top-1 % architectures",
                title=f"{method}: where the {int(top.shape[0])} top-1 % architectures land")
     fig.suptitle(f"Leaf distributions — searched on {dataset}, accuracies from NB201 {bench_dataset}")
@@ -71,6 +75,7 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
         best = sub.loc[sub.groupby("epoch")["val_acc"].idxmax()]
         ax.scatter(best["epoch"], best["test_acc"], color="red", s=40, zorder=5, label="best val acc")
         ax.set(xlabel="search epoch", ylabel=f"NB201 {bench_dataset} test acc (%)", title=f"{method} / {algo}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, title="leaf", title_fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)

@@ -85,6 +85,7 @@ def run_search(
     device: str = "auto",
     threads: int | None = None,
     quiet: bool = False,
+    label: str = "search",
 ) -> pd.DataFrame:
     """Search the sub-space ``mask`` from fresh weights; returns the per-epoch log.
 
@@ -125,7 +126,7 @@ def run_search(
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), device=dev)
         seen = 0
-        with progress(steps, f"search epoch {epoch + 1}/{cfg.epochs}", quiet) as bar:
+        with progress(steps, f"{label} epoch {epoch + 1}/{cfg.epochs}", quiet) as bar:
             for (x_w, y_w), (x_a, y_a) in zip(w_stream, a_stream):
                 loss, logits = algo.step(x_w, y_w, x_a, y_a)
                 loss_sum += loss * len(y_w)
@@ -143,7 +144,7 @@ def run_search(
                    genotype=genotype_to_str(genotype), alphas=alphas.flatten().tolist(),
                    arch_probs=weights.float().cpu().flatten().tolist(), epoch_seconds=time.perf_counter() - t0)
         rows.append(row)
-        log.info("search epoch %d/%d: train acc %.1f%%, val acc %.1f%%, %s (%.1fs)", epoch + 1, cfg.epochs,
+        log.info("%s epoch %d/%d: train acc %.1f%%, val acc %.1f%%, %s (%.1fs)", label, epoch + 1, cfg.epochs,
                  row["train_acc"], val_acc, row["genotype"], row["epoch_seconds"])
         save_atomic(dict(format=SEARCH_RESUME_FORMAT, config_hash=chash, algorithm=algo.state_dict(),
                          w_gen=w_gen.get_state(), a_gen=a_gen.get_state(), rows=rows, epoch=epoch + 1), resume_path)

@@ -33,10 +33,11 @@ ForwardFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def progress(total: int, desc: str, quiet: bool):
-    """A tqdm bar on stderr (disabled when ``quiet``)."""
+    """A tqdm bar on stderr: off when ``quiet`` and whenever stderr is not a terminal (logs, CI)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=quiet, leave=False, dynamic_ncols=True, mininterval=1.0)
+    return tqdm(total=total, desc=desc, disable=True if quiet else None, leave=False, dynamic_ncols=True,
+                mininterval=1.0)
 
 
 @torch.no_grad()

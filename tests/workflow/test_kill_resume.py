@@ -1,0 +1,52 @@
+"""Interrupting the workflow during leaf search and running it again finishes
+without recomputing finished stages, and the interrupted leaf continues from
+its resume file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from conftest import make_fashion_mnist
+from test_workflow import SNAKEMAKE, tiny_config
+
+
+def test_interrupted_search_resumes(tmp_path):
+    cfg = tiny_config(make_fashion_mnist(tmp_path / "fmnist", n_train=400, n_test=40))
+    cfg["split"]["methods"] = ["synflow"]  # a metric: the supernet is trained and used
+    cfg["data"]["subset"] = 400
+    cfg["search"]["hparams"].update(epochs=6, batch_size=8)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(config), "--cores", "1",
+           "--rerun-incomplete"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = tmp_path / "results" / "tiny"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.time() + 300
+    # wait until the supernet is trained and some leaf search is part-way
+    while not (list(res.glob("supernet/**/supernet.pt")) and list(res.glob("_resume/search/*/synflow/**/*.pt"))):
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        assert time.time() < deadline, "no search resume file appeared"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does to `make run`
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    supernet = next(res.glob("supernet/**/supernet.pt"))
+    before = {p: p.stat().st_mtime_ns for p in [supernet, *res.glob("split/**/*.parquet"),
+                                                 *res.glob("search/**/log.parquet")]}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    log = out.stdout + out.stderr
+    assert "rule train_supernet" not in log and "rule split_level" not in log
+    assert "resuming search at epoch" in log
+    for path, mtime in before.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
+    assert (res / "tables" / "fashion_mnist.parquet").is_file()
+    assert sys.executable
