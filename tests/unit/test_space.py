@@ -140,3 +140,13 @@ def test_no_path_architecture_gives_constant_logits():
 def test_ops_order():
     assert OPS == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
     assert len(list(itertools.islice(all_genotypes(), 10))) == 10
+
+
+def test_avg_pool_matches_torch():
+    x = torch.randn(3, 4, 7, 9, requires_grad=True)
+    expected = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    got = supernet_mod.avg_pool_3x3(x)
+    torch.testing.assert_close(got, expected)
+    g_expected, = torch.autograd.grad(expected.square().sum(), x)
+    g_got, = torch.autograd.grad(got.square().sum(), x)
+    torch.testing.assert_close(g_got, g_expected)

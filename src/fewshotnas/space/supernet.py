@@ -35,6 +35,29 @@ class ConvBN(nn.Sequential):
         )
 
 
+_POOL_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+_NATIVE_POOL = [False]  # set while counting FLOPs: pooling is then torch's own op (not counted as a conv)
+
+
+def avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
+    """3×3 average pooling, stride 1, padding 1, padded pixels not counted (NB201's op).
+
+    On CPU, ``avg_pool2d(count_include_pad=False)`` is slow; a depthwise 3×3 convolution
+    with a ones kernel divided by the number of valid pixels gives the same result
+    2.7× faster (forward + backward). CUDA uses the native kernel.
+    """
+    if x.is_cuda or _NATIVE_POOL[0]:
+        return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    c, h, w = x.shape[1:]
+    key = (c, h, w, x.dtype, x.device)
+    if key not in _POOL_CACHE:
+        kernel = torch.ones(c, 1, 3, 3, dtype=x.dtype, device=x.device)
+        counts = F.conv2d(torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device), kernel[:1], padding=1)
+        _POOL_CACHE[key] = (kernel, counts.reciprocal())
+    kernel, inv_counts = _POOL_CACHE[key]
+    return F.conv2d(x, kernel, padding=1, groups=c) * inv_counts
+
+
 class ResNetBasicBlock(nn.Module):
     """NB201 reduction block: ReLU-Conv3×3(s2)-BN → ReLU-Conv3×3-BN, plus AvgPool(2)-Conv1×1 shortcut."""
 
@@ -77,7 +100,7 @@ class MixedOp(nn.Module):
             if name == "skip_connect":
                 y = x
             elif name == "avg_pool_3x3":
-                y = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+                y = avg_pool_3x3(x)
             else:
                 if relu_x is None:
                     relu_x = F.relu(x)
@@ -222,14 +245,19 @@ def count_parameters(net: nn.Module) -> int:
 
 
 def count_flops(net: nn.Module, input_shape: tuple[int, int, int, int]) -> int:
-    """FLOPs of one forward pass (torch's FlopCounterMode: 2 per multiply-add; convs and linears)."""
+    """FLOPs of one forward pass (torch's FlopCounterMode: 2 per multiply-add of convolutions
+    and linear layers; pooling, BN and additions are not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = net.training
     net.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        net(torch.zeros(input_shape))
-    net.train(was_training)
+    _NATIVE_POOL[0] = True
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            net(torch.zeros(input_shape))
+    finally:
+        _NATIVE_POOL[0] = False
+        net.train(was_training)
     return int(counter.get_total_flops())
 
 

@@ -72,9 +72,11 @@ class SupernetConfig:
 
 
 def new_network(data: PreparedData, network: dict, mask: OpMask | None = None) -> Network:
-    """A network sized for ``data`` from the ``network`` config (channels, cells_per_stage)."""
-    return build_network(mask, channels=network["channels"], cells_per_stage=network["cells_per_stage"],
-                         num_classes=data.num_classes, in_channels=data.in_channels)
+    """A network sized for ``data`` from the ``network`` config (channels, cells_per_stage),
+    in channels-last memory format like the batches."""
+    net = build_network(mask, channels=network["channels"], cells_per_stage=network["cells_per_stage"],
+                        num_classes=data.num_classes, in_channels=data.in_channels)
+    return net.to(memory_format=torch.channels_last)
 
 
 def train_supernet(
@@ -164,4 +166,4 @@ def load_supernet(path: str | Path, device: torch.device | str = "cpu") -> Netwo
                         cells_per_stage=ckpt["network"]["cells_per_stage"], num_classes=ckpt["num_classes"],
                         in_channels=ckpt["in_channels"])
     net.load_state_dict(ckpt["state_dict"])
-    return net.to(device)
+    return net.to(device, memory_format=torch.channels_last)
