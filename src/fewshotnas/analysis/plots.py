@@ -35,7 +35,8 @@ def save_figure(fig: plt.Figure, path: str | Path) -> None:
 
 def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
     """Rows = split methods; left: accuracy distribution of all architectures per leaf
-    (whole space in grey); right: number of top-1 % architectures per leaf."""
+    (whole space in grey); right: the same restricted to the top 1 % of the space,
+    stacked by leaf, with each leaf's count in the legend (cf. Fig. 3 of the paper)."""
     methods = method_order(list(dist["method"].unique()))
     fig, axes = plt.subplots(len(methods), 2, figsize=(12, 3.2 * len(methods)), squeeze=False)
     for row, method in enumerate(methods):
@@ -51,9 +52,12 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
         ax = axes[row, 1]
         top = sub[sub["top"]]
         counts = top.groupby("leaf").size().reindex(leaves, fill_value=0)
-        sns.barplot(x=counts.index, y=counts.values, hue=counts.index, palette=palette, legend=False, ax=ax)
-        ax.set(xlabel="leaf", ylabel="top-1 % architectures",
-               title=f"{method}: where the {int(top.shape[0])} top-1 % architectures land")
+        labelled = top.assign(leaf=top["leaf"].map(lambda k: f"{k} (n={counts[k]})"))
+        label_order = [f"{k} (n={counts[k]})" for k in leaves]
+        sns.histplot(labelled, x="test_acc", hue="leaf", hue_order=label_order,
+                     palette=dict(zip(label_order, palette.values())), bins=20, multiple="stack", ax=ax)
+        ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
+               title=f"{method}: the top 1 % of the space ({len(top)} architectures) per leaf")
     fig.suptitle(f"Leaf distributions — searched on {dataset}, accuracies from NB201 {bench_dataset}")
     fig.tight_layout()
     save_figure(fig, path)
