@@ -72,17 +72,23 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    leaves = sorted(first["leaf"].unique())
+    palette = dict(zip(map(str, leaves), sns.color_palette("tab10" if len(leaves) <= 10 else "husl", len(leaves))))
     for ax, (method, algo) in zip(axes.flat, panels):
         sub = first[(first["method"] == method) & (first["algorithm"] == algo)].assign(
             leaf=lambda d: d["leaf"].astype(str))
-        sns.lineplot(sub, x="epoch", y="test_acc", hue="leaf", marker="o", markersize=3, ax=ax)
+        sns.lineplot(sub, x="epoch", y="test_acc", hue="leaf", palette=palette, marker="o", markersize=3, ax=ax,
+                     legend=False)
         best = sub.loc[sub.groupby("epoch")["val_acc"].idxmax()]
-        ax.scatter(best["epoch"], best["test_acc"], color="red", s=40, zorder=5, label="best val acc")
+        ax.scatter(best["epoch"], best["test_acc"], color="red", s=40, zorder=5)
         ax.set(xlabel="search epoch", ylabel=f"NB201 {bench_dataset} test acc (%)", title=f"{method} / {algo}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=7, title="leaf", title_fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=color, marker="o", markersize=3, label=f"leaf {leaf}")
+               for leaf, color in palette.items()]
+    handles.append(plt.Line2D([], [], color="red", marker="o", linestyle="", label="best supernet val acc"))
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(f"Derived architecture per leaf and epoch — searched on {dataset}, looked up in NB201 {bench_dataset}")
     fig.tight_layout()
     save_figure(fig, path)
