@@ -19,7 +19,7 @@ from test_workflow import SNAKEMAKE, tiny_config
 
 def test_interrupted_search_resumes(tmp_path):
     cfg = tiny_config(make_fashion_mnist(tmp_path / "fmnist", n_train=400, n_test=40))
-    cfg["split"]["methods"] = ["synflow"]  # a metric: the supernet is trained and used
+    cfg["split"].update(methods=["synflow"], seeds=[0])  # a metric: the supernet is trained and used
     cfg["data"]["subset"] = 400
     cfg["search"]["hparams"].update(epochs=6, batch_size=8)
     config = tmp_path / "c.yaml"

@@ -27,7 +27,7 @@ def tiny_config(fmnist: Path) -> dict:
     cfg["network"] = {"channels": 2, "cells_per_stage": 1}
     cfg["supernet"]["train"].update(epochs=1, batch_size=32)
     cfg["split"].update(methods=["gradientmatching", "synflow", "random"], depth=2, metric_batches=1,
-                        batch_size=16)
+                        batch_size=16, seeds=[0, 1])
     cfg["search"]["hparams"].update(epochs=2, batch_size=16, eval_batch_size=64)
     return cfg
 
@@ -75,6 +75,8 @@ def test_outputs_exist_and_read(finished_run):
     assert len(runs) == (3 * 4 + 1) * 2  # (methods × leaves + nosplit) × epochs
     tree = pd.read_parquet(res / "split/fashion_mnist/synflow/seed0/level2/tree.parquet")
     assert tree["leaf"].max() == 3 and tree.loc[tree.leaf >= 0, "num_archs"].sum() == 15625
+    seed1 = pd.read_parquet(res / "split/fashion_mnist/random/seed1/level2/tree.parquet")  # every split seed grows
+    assert seed1.loc[seed1.leaf >= 0, "num_archs"].sum() == 15625
     assert not list(res.rglob("_resume/**/*.pt"))  # resume files are removed once a stage finishes
     assert (res / "logs" / "search").is_dir() and (res / "benchmarks" / "supernet").is_dir()
 
@@ -104,7 +106,7 @@ def test_split_change_keeps_supernet(finished_run):
     config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(work, config, "-n"))
     assert "train_supernet" not in jobs and "prepare_data" not in jobs
-    assert jobs["split_level"] == 6  # random too: all split levels share the split params
+    assert jobs["split_level"] == 12  # 3 methods × 2 levels × 2 seeds; random too: levels share the split params
 
 
 def test_bad_config_is_a_clear_error(finished_run, tmp_path):

@@ -95,6 +95,8 @@ def final_outputs():
         outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/plots/{ds}/leaf_epochs.png"]
         if SPLIT_METHODS:
             outs.append(f"{R}/plots/{ds}/distributions.png")
+        # every split seed's tree is grown (searches use the first seed's)
+        outs += [tree_path(ds, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS for s in config["split"]["seeds"]]
     return outs
 
 
