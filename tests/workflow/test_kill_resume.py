@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import yaml
 
@@ -48,4 +46,3 @@ def test_interrupted_search_resumes(tmp_path):
     for path, mtime in before.items():
         assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
     assert (res / "tables" / "fashion_mnist.parquet").is_file()
-    assert sys.executable

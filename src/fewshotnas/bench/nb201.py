@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fewshotnas.space import NUM_ARCHS, NUM_EDGES, OPS, OpMask, genotype_from_str, genotype_to_str
+from fewshotnas.space import NUM_ARCHS, NUM_EDGES, OpMask, genotype_from_str, genotype_to_str
 
 BENCH_DATASETS = ("cifar10", "cifar100", "imagenet16_120")
 CSV_COLUMNS = {

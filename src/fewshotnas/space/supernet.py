@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fewshotnas.space.mask import OpMask
-from fewshotnas.space.nb201 import EDGES, NUM_EDGES, NUM_OPS, OPS
+from fewshotnas.space.nb201 import EDGES, NUM_EDGES, OPS
 
 CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 

@@ -19,7 +19,7 @@ import torch
 
 from fewshotnas.data import BatchStream, PreparedData
 from fewshotnas.metrics import MetricContext, distance, get_metric
-from fewshotnas.space import OPS, OpMask
+from fewshotnas.space import OPS
 from fewshotnas.space.supernet import Network
 from fewshotnas.split.mincut import Cut, canonical_partitions, min_cut
 from fewshotnas.split.tree import TreeNode, tree_from_frame, tree_to_frame
@@ -168,7 +168,7 @@ def split_level(
                        score=float(score) if kind == "scalar" else np.nan,
                        score_norm=float(torch.as_tensor(score).norm()) if kind == "vector" else np.nan,
                        group=next(k for k, g in enumerate(cut.groups) if i in g))
-            for j, other in enumerate(OPS):
+            for other in OPS:
                 row[f"dist_{other}"] = float(dist[i, ops.index(OPS.index(other))]) if (
                     dist is not None and OPS.index(other) in ops) else np.nan
             score_rows.append(row)
