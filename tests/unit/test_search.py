@@ -10,6 +10,7 @@ import fewshotnas.search.common as common
 from conftest import dies_on_call
 from fewshotnas.data import prepare_data
 from fewshotnas.search import derive_genotype, get_algorithm, masked_logits, run_search
+from fewshotnas.search.darts import Darts1st
 from fewshotnas.space import OpMask, genotype_from_str
 from fewshotnas.train.checkpoint import CheckpointError
 
@@ -23,8 +24,17 @@ def data(fmnist_root):
     return prepare_data("fashion_mnist", fmnist_root, subset=96, test_subset=10, image_size=8)
 
 
+class NoisyDarts(Darts1st):
+    """DARTS whose arch weights are perturbed from torch's global RNG each step
+    (stands in for Gumbel/sampling algorithms: resume must restore that RNG too)."""
+
+    def arch_weights(self):
+        weights = super().arch_weights()
+        return weights * (1.0 + 0.1 * torch.rand((), device=weights.device))
+
+
 def search(data, tmp_path, name, **kw):
-    return run_search(get_algorithm("darts1"), data, mask=kw.pop("mask", MASK), network=NETWORK,
+    return run_search(kw.pop("algorithm", get_algorithm("darts1")), data, mask=kw.pop("mask", MASK), network=NETWORK,
                       search=kw.pop("search", SEARCH), seed=kw.pop("seed", 0), out_final=tmp_path / f"{name}.pt",
                       resume_path=tmp_path / f"{name}.resume.pt", quiet=True, **kw)
 
@@ -65,15 +75,17 @@ def test_same_seed_same_log(data, tmp_path):
     assert not without_times(a).equals(without_times(c))
 
 
-def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch):
-    full = search(data, tmp_path, "full")
+@pytest.mark.parametrize("algorithm", [Darts1st, NoisyDarts], ids=["darts1", "global-rng"])
+def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch, algorithm):
+    full = search(data, tmp_path, "full", algorithm=algorithm)
     original = common.derive_genotype
     monkeypatch.setattr(common, "derive_genotype", dies_on_call(original, 2))  # in epoch 2
     with pytest.raises(KeyboardInterrupt):
-        search(data, tmp_path, "killed")
+        search(data, tmp_path, "killed", algorithm=algorithm)
     assert (tmp_path / "killed.resume.pt").exists() and not (tmp_path / "killed.pt").exists()
     monkeypatch.setattr(common, "derive_genotype", original)
-    resumed = search(data, tmp_path, "killed")
+    torch.manual_seed(12345)  # a fresh process would not share the killed run's RNG state
+    resumed = search(data, tmp_path, "killed", algorithm=algorithm)
     pd.testing.assert_frame_equal(without_times(resumed), without_times(full))
     a = torch.load(tmp_path / "full.pt", weights_only=False)
     b = torch.load(tmp_path / "killed.pt", weights_only=False)

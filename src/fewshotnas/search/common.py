@@ -20,7 +20,13 @@ import torch.nn.functional as F
 from fewshotnas.data import BatchStream, PreparedData
 from fewshotnas.space import NUM_EDGES, NUM_OPS, OpMask, genotype_to_str
 from fewshotnas.space.supernet import Network
-from fewshotnas.train.checkpoint import config_hash, load_resume, save_atomic
+from fewshotnas.train.checkpoint import (
+    config_hash,
+    global_rng_state,
+    load_resume,
+    save_atomic,
+    set_global_rng_state,
+)
 from fewshotnas.train.device import configure_torch, resolve_device
 from fewshotnas.train.loop import evaluate, new_network, progress
 
@@ -62,14 +68,32 @@ class SearchConfig:
 
 
 class Algorithm(Protocol):
-    """One step of a one-shot algorithm on a weight batch and an architecture batch."""
+    """What :func:`run_search` needs of a one-shot algorithm.
+
+    Constructed as ``cls(net, mask, cfg, device)``. Everything it updates (alphas,
+    optimiser states, schedules) lives in tensors and ``state_dict()``, so a run
+    resumes exactly and several leaves can later be fused into one program.
+    """
+
+    alphas: torch.Tensor
+    """(6, 5) architecture logits (entries outside the mask are ignored)."""
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """Called before epoch ``epoch`` (0-based) of ``epochs`` (e.g. temperature schedules)."""
 
     def step(self, x_w: torch.Tensor, y_w: torch.Tensor, x_a: torch.Tensor, y_a: torch.Tensor) -> tuple[
         torch.Tensor, torch.Tensor]:
         """Update alphas and weights; return (weight loss, weight-batch logits), both detached."""
 
+    def end_epoch(self) -> float:
+        """Step the schedules; return the weight learning rate the epoch used."""
+
     def arch_weights(self) -> torch.Tensor:
-        """(6, 5) op weights for evaluation."""
+        """(6, 5) op weights for evaluation (0 outside the mask)."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 def run_search(
@@ -110,6 +134,7 @@ def run_search(
         algo.load_state_dict(state["algorithm"])
         w_gen.set_state(state["w_gen"])
         a_gen.set_state(state["a_gen"])
+        set_global_rng_state(state["rng"])
         rows, start = state["rows"], state["epoch"]
         log.info("resuming search at epoch %d/%d from %s", start, cfg.epochs, resume_path)
     w_stream = BatchStream(data.weight, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
@@ -147,7 +172,8 @@ def run_search(
         log.info("%s epoch %d/%d: train acc %.1f%%, val acc %.1f%%, %s (%.1fs)", label, epoch + 1, cfg.epochs,
                  row["train_acc"], val_acc, row["genotype"], row["epoch_seconds"])
         save_atomic(dict(format=SEARCH_RESUME_FORMAT, config_hash=chash, algorithm=algo.state_dict(),
-                         w_gen=w_gen.get_state(), a_gen=a_gen.get_state(), rows=rows, epoch=epoch + 1), resume_path)
+                         w_gen=w_gen.get_state(), a_gen=a_gen.get_state(), rng=global_rng_state(), rows=rows,
+                         epoch=epoch + 1), resume_path)
     final_genotype = derive_genotype(algo.alphas, mask)
     save_atomic(dict(format=SEARCH_FORMAT, config_hash=chash, mask=mask.to_bits(), network=network,
                      alphas=algo.alphas.detach().cpu(), genotype=genotype_to_str(final_genotype),

@@ -98,3 +98,19 @@ def load_resume(path: str | Path, *, kind: str, format_version: int, expected_ha
             raise
         logging.getLogger("fewshotnas").warning("ignoring stale %s (%s); starting afresh", kind, err)
         return None
+
+
+def global_rng_state() -> dict[str, Any]:
+    """torch's global CPU (and CUDA, when present) RNG states, for exact resume of
+    anything that draws from the global generator (e.g. Gumbel noise, dropout)."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_global_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`global_rng_state`."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

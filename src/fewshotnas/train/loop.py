@@ -21,7 +21,14 @@ from torch import nn
 from fewshotnas.data import BatchStream, PreparedData
 from fewshotnas.space import OpMask, build_network
 from fewshotnas.space.supernet import Network
-from fewshotnas.train.checkpoint import config_hash, load_checked, load_resume, save_atomic
+from fewshotnas.train.checkpoint import (
+    config_hash,
+    global_rng_state,
+    load_checked,
+    load_resume,
+    save_atomic,
+    set_global_rng_state,
+)
 from fewshotnas.train.device import autocast, configure_torch, resolve_device
 
 log = logging.getLogger("fewshotnas")
@@ -115,6 +122,7 @@ def train_supernet(
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["generator"])
+        set_global_rng_state(state["rng"])
         rows, start_epoch = state["rows"], state["epoch"]
         log.info("resuming base supernet at epoch %d/%d from %s", start_epoch, cfg.epochs, resume_path)
     train_stream = BatchStream(data.train, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
@@ -150,7 +158,8 @@ def train_supernet(
         log.info("supernet epoch %d/%d: train loss %.3f acc %.1f%%, test acc %.1f%% (%.1fs)", row["epoch"],
                  cfg.epochs, row["train_loss"], row["train_acc"], test_acc, row["epoch_seconds"])
         save_atomic(dict(format=RESUME_FORMAT, config_hash=chash, net=net.state_dict(), opt=opt.state_dict(),
-                         sched=sched.state_dict(), generator=gen.get_state(), rows=rows, epoch=epoch + 1),
+                         sched=sched.state_dict(), generator=gen.get_state(), rng=global_rng_state(), rows=rows,
+                         epoch=epoch + 1),
                     resume_path)
     save_atomic(dict(format=SUPERNET_FORMAT, config_hash=chash, network=network, num_classes=data.num_classes,
                      in_channels=data.in_channels, state_dict={k: v.cpu() for k, v in net.state_dict().items()}),
