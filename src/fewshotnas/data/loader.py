@@ -20,8 +20,8 @@ class BatchStream:
     """Epochs of shuffled, normalised (optionally augmented) batches from an :class:`ImageSet`.
 
     Yields ``(x, y)``: x float32 (B, C, H, W) normalised with ``mean``/``std``, in
-    channels-last memory format (faster convolutions on CPU and GPU), y int64 (B,). ``augment``: random crop with zero padding of H/8 pixels and a
-    random horizontal flip. The last partial batch is dropped when ``drop_last``.
+    channels-last memory format (faster convolutions on CPU and GPU), y int64 (B,).
+    ``augment``: random crop with zero padding of H/8 pixels and a random horizontal flip. The last partial batch is dropped when ``drop_last``.
     """
 
     def __init__(
