@@ -34,3 +34,9 @@ rule all:
     input:
         final_outputs(),
     default_target: True
+
+
+rule splits:
+    """Only the splitting trees and their split distances, no search: `snakemake splits`."""
+    input:
+        split_outputs(),

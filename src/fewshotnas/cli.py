@@ -1,10 +1,13 @@
-"""Command line: ``fewshotnas info ARCH`` and ``fewshotnas nb201-convert CSV OUT``."""
+"""Command line: ``fewshotnas info ARCH``, ``fewshotnas score --metric NAME ARCH…`` and
+``fewshotnas nb201-convert CSV OUT``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+import torch
 
 from fewshotnas.bench import BENCH_DATASETS, load_table
 from fewshotnas.space import GenotypeError, build_network, count_flops, count_parameters, genotype_from_str
@@ -35,6 +38,52 @@ def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 1
     }
 
 
+def resolve_arch(arch: str, table) -> tuple[int, str]:
+    """(benchmark index, string) of an index or a benchmark string."""
+    index = int(arch) if arch.strip().lstrip("-").isdigit() else table.index_of(arch)
+    return index, table.arch_str(index)
+
+
+def parse_options(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings → dict; VALUE is read as YAML (numbers, true/false, null)."""
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option takes KEY=VALUE, got {pair!r}")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def score_command(args: argparse.Namespace) -> None:
+    """Print one JSON line per architecture: index, string, metric, score, finite, seconds."""
+    from fewshotnas.metrics.proxy import ProxySetup, score_architectures, synthetic_batches
+
+    table = load_table(args.table)
+    archs = [resolve_arch(a, table) for a in args.archs]
+    if args.dataset is None:
+        setup = ProxySetup(args.channels, args.cells, args.classes, 3, args.image_size or 32, args.seed)
+        batches = synthetic_batches(setup, args.batches, args.batch_size, args.seed)
+    else:
+        from fewshotnas.data import prepare_data
+        from fewshotnas.data.datasets import DEBIAN_FASHION_MNIST
+        from fewshotnas.split.policy import metric_batches
+
+        root = args.root or (DEBIAN_FASHION_MNIST if args.dataset == "fashion_mnist" else f"data/{args.dataset}")
+        need = 2 * args.batches * args.batch_size  # the weight half of the subset gives the batches
+        data = prepare_data(args.dataset, root, subset=need, test_subset=1, image_size=args.image_size, seed=args.seed)
+        setup = ProxySetup(args.channels, args.cells, data.num_classes, data.in_channels, data.weight.images.shape[-1],
+                           args.seed)
+        batches = metric_batches(data, args.batches, args.batch_size, args.seed, torch.device("cpu"))
+    names = dict(archs)
+    for record in score_architectures(args.metric, [s for _, s in archs], batches, setup, parse_options(args.option),
+                                      args.device):
+        index = next(i for i, s in names.items() if s == record["arch_str"])
+        print(json.dumps({"index": index, **record}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fewshotnas", description="Metric-driven few-shot NAS on NAS-Bench-201.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     info.add_argument("--cells", type=int, default=5, help="cells per stage N (default 5)")
     info.add_argument("--classes", type=int, default=10, help="output classes (default 10)")
     info.add_argument("--table", default=None, help="NB201 table (default: the shipped one)")
+    score = sub.add_parser("score", help="score whole architectures with a metric (zero-cost proxy), JSON lines")
+    score.add_argument("archs", nargs="+", metavar="ARCH", help="benchmark string or index 0..15624")
+    score.add_argument("--metric", required=True, help="a scalar splitting metric, e.g. synflow, jacobcov, snip")
+    score.add_argument("--dataset", default=None, choices=["fashion_mnist", "cifar10", "cifar100", "imagenet16_120"],
+                       help="batches from this dataset (default: standard normal images, 3×32×32, random labels)")
+    score.add_argument("--root", default=None, help="dataset folder (default: Debian's Fashion-MNIST, else data/<D>)")
+    score.add_argument("--batch-size", type=int, default=64)
+    score.add_argument("--batches", type=int, default=1, help="mini-batches the metric sees (default 1)")
+    score.add_argument("--image-size", type=int, default=None, help="resize images to this size")
+    score.add_argument("--channels", type=int, default=16, help="initial channels C (default 16)")
+    score.add_argument("--cells", type=int, default=5, help="cells per stage N (default 5)")
+    score.add_argument("--classes", type=int, default=10, help="classes without --dataset (default 10)")
+    score.add_argument("--seed", type=int, default=0, help="weights and data seed (default 0)")
+    score.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="metric option")
+    score.add_argument("--device", default="cpu")
+    score.add_argument("--table", default=None, help="NB201 table (default: the shipped one)")
     conv = sub.add_parser("nb201-convert", help="convert the NB201 CSV export into the shipped Parquet table")
     conv.add_argument("csv")
     conv.add_argument("out")
@@ -52,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             print(json.dumps(arch_info(args.arch, channels=args.channels, cells=args.cells, classes=args.classes,
                                        table_path=args.table)))
+        elif args.command == "score":
+            score_command(args)
         else:
             from fewshotnas.bench import convert_csv
             from fewshotnas.io import write_parquet_atomic

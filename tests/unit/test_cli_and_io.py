@@ -66,3 +66,41 @@ def test_parquet_with_provenance(tmp_path):
     pd.testing.assert_frame_equal(back, df)
     meta = read_parquet_metadata(tmp_path / "t.parquet")
     assert meta["rule"] == "test" and "version" in meta
+
+
+NO_PATH = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|none~2|"
+
+
+def test_score_cli_json_lines(capsys, fmnist_root):
+    from fewshotnas.metrics import MetricContext, get_metric
+    from fewshotnas.metrics.proxy import ProxySetup, synthetic_batches
+    from fewshotnas.space import OpMask, build_network, genotype_from_str
+
+    args = ["score", "--metric", "snip", "--channels", "4", "--cells", "1", "--batch-size", "8", "--image-size", "8"]
+    assert main([*args, "9930", NO_PATH]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["index"] == 9930 and lines[0]["finite"] and lines[0]["metric"] == "snip"
+    assert lines[1]["arch_str"] == NO_PATH
+    # the same value by hand: seeded fresh network, synthetic batch
+    setup = ProxySetup(4, 1, 10, 3, 8, 0)
+    batches = synthetic_batches(setup, 1, 8, 0)
+    genotype = genotype_from_str(lines[0]["arch_str"])
+    torch.manual_seed(0)
+    net = build_network(genotype, channels=4, cells_per_stage=1).train()
+    ctx = MetricContext(batches, -1, torch.device("cpu"), {})
+    assert lines[0]["score"] == pytest.approx(get_metric("snip").fn(net, OpMask.from_genotype(genotype), ctx))
+    # a cell with no path from input to output: jacobcov is not finite → null
+    assert main(["score", "--metric", "jacobcov", "--channels", "4", "--cells", "1", "--batch-size", "8",
+                 "--dataset", "fashion_mnist", "--root", str(fmnist_root), NO_PATH]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["score"] is None and record["finite"] is False
+
+
+@pytest.mark.parametrize("args, message", [(["--metric", "gradientmatching", "1"], "pairwise"),
+                                           (["--metric", "nope", "1"], "unknown metric"),
+                                           (["--metric", "lr", "--option", "size=3", "1"], "has no option"),
+                                           (["--metric", "snip", "99999"], "")])
+def test_score_cli_errors(capsys, args, message):
+    assert main(["score", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fewshotnas: error:") and message in err

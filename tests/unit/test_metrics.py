@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,8 @@ MASK = OpMask.full().restrict(0, [3]).restrict(4, [1, 2])
 
 
 def test_registry_lists_metrics():
-    assert {"gradientmatching", "gradnorm", "synflow", "params"} <= set(metric_names())
+    assert set(metric_names()) == {"gradientmatching", "gradnorm", "grasp", "jacobcov", "lr", "ntk", "params", "snip",
+                                   "synflow"}
     with pytest.raises(ValueError, match="unknown metric 'nope'; known: "):
         get_metric("nope")
 
@@ -106,14 +108,154 @@ def test_distances():
     assert distance("vector", a, -a) == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("name", ["gradientmatching", "gradnorm", "synflow", "params"])
+@pytest.mark.parametrize("name", metric_names())
 def test_metric_runs_on_leaf_of_depth3_tree(net, ctx, name):
     tree = tree_to_frame([root_node()])
     cfg = SplitConfig(depth=3, branching=2, edges=[0, 1, 2])
     for level in (1, 2, 3):
-        tree, _ = split_level(tree, level, "random", cfg, seed=0)
+        tree = split_level(tree, level, "random", cfg, seed=0).tree
     leaf = leaf_masks(tree)[5]
     spec = get_metric(name)
     for op in leaf.ops_on(3):
         value = spec.fn(net, leaf.restrict(3, [op]), MetricContext(ctx.batches, 3, ctx.device, {}))
         assert torch.all(torch.isfinite(torch.as_tensor(value)))
+
+
+def active_convs(net, mask):
+    """Conv/linear modules whose weight the mask uses, found by a plain backward pass."""
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.grad is not None]
+
+
+def test_snip_matches_backward(net, ctx):
+    got = get_metric("snip").fn(net, MASK, ctx)
+    net.zero_grad(set_to_none=True)
+    x, y = ctx.batches[0]
+    F.cross_entropy(net(x, mask=MASK), y).backward()
+    expected = sum(float((m.weight.grad.double() * m.weight.detach().double()).abs().sum())
+                   for m in active_convs(net, MASK))
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert got > 0
+
+
+def test_grasp_matches_finite_difference_hvp(net, ctx):
+    """−Σ θ·Hg with Hg from central differences of gradients, in float64."""
+    got = get_metric("grasp").fn(net, MASK, ctx)
+    twin = copy.deepcopy(net).double()
+    x, y = ctx.batches[0]
+    x = x.double()
+    twin.zero_grad(set_to_none=True)
+    F.cross_entropy(twin(x, mask=MASK), y).backward()
+    layers = active_convs(twin, MASK)
+    theta = [m.weight.detach().clone() for m in layers]
+    g = [m.weight.grad.detach().clone() for m in layers]
+
+    def grads_at(step):
+        with torch.no_grad():
+            for m, t, v in zip(layers, theta, g):
+                m.weight.copy_(t + step * v)
+        twin.zero_grad(set_to_none=True)
+        F.cross_entropy(twin(x, mask=MASK), y).backward()
+        return [m.weight.grad.detach().clone() for m in layers]
+
+    eps = 1e-7  # small: a larger step crosses ReLU kinks, where the gradient jumps
+    plus, minus = grads_at(eps), grads_at(-eps)
+    expected = -sum(float((t * (p - q) / (2 * eps)).sum()) for t, p, q in zip(theta, plus, minus))
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_jacobcov_matches_numpy(net, ctx):
+    got = get_metric("jacobcov").fn(net, MASK, ctx)
+    x = ctx.batches[0][0]
+    jac = torch.autograd.functional.jacobian(lambda inp: net(inp, mask=MASK).sum(0), x)  # (K, B, C, H, W)
+    rows = jac.sum(0).reshape(len(x), -1).double().numpy()
+    eig = np.linalg.eigvals(np.corrcoef(rows)).real
+    expected = -np.sum(np.log(eig + 1e-5) + 1 / (eig + 1e-5))
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_ntk_matches_per_sample_backward_loop(net, ctx):
+    got = get_metric("ntk").fn(net, MASK, ctx)
+    x = ctx.batches[0][0]
+    rows = []
+    for i in range(len(x)):
+        net.zero_grad(set_to_none=True)
+        net(x, mask=MASK)[i].sum().backward()
+        rows.append(torch.cat([p.grad.flatten() for p in net.parameters() if p.grad is not None]).double())
+    gram = torch.stack(rows).numpy()
+    expected = np.linalg.cond(gram @ gram.T)
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_lr_counts_distinct_patterns(net):
+    """Three distinct images, each repeated: exactly three regions; and the count equals a
+    TE-NAS-style count (codes · (1 − codes)ᵀ) from a global hook."""
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(3, 2, 8, 8, generator=g)
+    x = base.repeat(4, 1, 1, 1)
+    ctx = MetricContext([(x, torch.zeros(12, dtype=torch.long))], 0, torch.device("cpu"), {})
+    assert get_metric("lr").fn(net, MASK, ctx) == 3.0
+    x = torch.randn(16, 2, 8, 8, generator=g)
+    codes = []
+
+    def hook(module, _inp, out):
+        if isinstance(module, nn.ReLU):
+            codes.append((out.detach().reshape(len(x), -1) > 0).double())
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            net(x, mask=MASK)
+    finally:
+        handle.remove()
+    c = torch.cat(codes, dim=1)
+    differ = c @ (1 - c).T + (1 - c) @ c.T  # number of units where two samples disagree
+    expected = float((1.0 / (differ == 0).sum(1).double()).sum())
+    ctx = MetricContext([(x, torch.zeros(16, dtype=torch.long))], 0, torch.device("cpu"), {})
+    assert get_metric("lr").fn(net, MASK, ctx) == pytest.approx(expected)
+    small = get_metric("lr").fn(net, MASK, MetricContext(ctx.batches, 0, ctx.device, {"image_size": 4}))
+    assert 1 <= small <= 16
+
+
+def test_gradientmatching_per_filter_distance(net, ctx):
+    spec = get_metric("gradientmatching")
+    opts = {"per_filter": True}
+    a = spec.fn(net, OpMask.full().restrict(0, [2]), MetricContext(ctx.batches, 0, ctx.device, opts))
+    b = spec.fn(net, OpMask.full().restrict(0, [3]), MetricContext(ctx.batches, 0, ctx.device, opts))
+    assert isinstance(a, list) and all(t.dim() == 2 for t in a)
+    flat_a = spec.fn(net, OpMask.full().restrict(0, [2]), MetricContext(ctx.batches, 0, ctx.device, {}))
+    torch.testing.assert_close(torch.cat([t.flatten() for t in a]), flat_a)
+    per_row = []
+    for ta, tb in zip(a, b):
+        for ra, rb in zip(ta.numpy(), tb.numpy()):
+            na, nb = np.linalg.norm(ra), np.linalg.norm(rb)
+            per_row.append(1.0 - (ra @ rb / (na * nb) if na > 0 and nb > 0 else 0.0))
+    assert spec.distance(a, b, opts) == pytest.approx(float(np.mean(per_row)), rel=1e-9)
+    assert spec.distance(a, a, opts) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="has no option"):
+        spec.check_options({"per_layer": True})
+
+
+NO_PATH = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|none~2|"
+
+
+def test_no_path_cell_is_degenerate():
+    """A cell without a path from input to output (341 of the 15,625) gives non-finite jacobcov
+    and ntk; the split rule groups such candidates together, apart from the rest."""
+    from fewshotnas.metrics.registry import is_finite
+    from fewshotnas.space import genotype_from_str
+    from fewshotnas.split.policy import distance_matrix
+
+    arch = genotype_from_str(NO_PATH)
+    net = build_network(arch, channels=3, cells_per_stage=1, num_classes=4, in_channels=2).train()
+    g = torch.Generator().manual_seed(0)
+    ctx = MetricContext([(torch.randn(6, 2, 8, 8, generator=g), torch.randint(0, 4, (6,), generator=g))], -1,
+                        torch.device("cpu"), {})
+    mask = OpMask.from_genotype(arch)
+    assert not is_finite(get_metric("jacobcov").fn(net, mask, ctx))
+    assert not is_finite(get_metric("ntk").fn(net, mask, ctx))
+    dist = distance_matrix(get_metric("snip"), [1.0, float("nan"), 3.0, float("inf")], {})
+    np.testing.assert_allclose(dist, [[0, 4, 2, 4], [4, 0, 4, 0], [2, 4, 0, 4], [4, 0, 4, 0]])
+    from fewshotnas.split import min_cut
+
+    assert min_cut(dist, 2).groups == ((0, 2), (1, 3))
+    assert (distance_matrix(get_metric("snip"), [float("nan")] * 3, {}) == 0).all()

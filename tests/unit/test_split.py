@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from fewshotnas.data import prepare_data
 from fewshotnas.space import NUM_ARCHS, OpMask, build_network
@@ -15,7 +16,7 @@ def grow(method, cfg, seed=0, net=None, data=None):
     tree = tree_to_frame([root_node()])
     all_scores = []
     for level in range(1, cfg.depth + 1):
-        tree, scores = split_level(tree, level, method, cfg, seed, net=net, data=data)
+        tree, scores, _ = split_level(tree, level, method, cfg, seed, net=net, data=data)
         all_scores.append(scores)
     return tree, all_scores
 
@@ -76,3 +77,80 @@ def test_metric_needs_supernet():
     with pytest.raises(ValueError, match="unknown metric"):
         split_level(tree_to_frame([root_node()]), 1, "bogus", SplitConfig(depth=1), 0,
                     net=build_network(None, channels=2, cells_per_stage=1), data=object())
+
+
+@pytest.fixture(scope="module")
+def small(fmnist_root):
+    data = prepare_data("fashion_mnist", fmnist_root, subset=80, test_subset=10, image_size=8)
+    torch.manual_seed(0)
+    net = build_network(None, channels=2, cells_per_stage=1, num_classes=10, in_channels=1)
+    return net, data
+
+
+def test_cutcost_picks_the_edge_with_the_largest_cut(small):
+    net, data = small
+    cfg = SplitConfig(depth=2, branching=2, edges=[0, 1, 2, 3], edge_choice="cutcost", metric_batches=1,
+                      batch_size=16)
+    tree, scores = grow("synflow", cfg, net=net, data=data)
+    level1 = scores[0]
+    assert set(level1["edge"]) == {0, 1, 2, 3}  # every candidate edge is scored
+    cuts = level1.groupby("edge")["cut_value"].first()
+    chosen = level1.loc[level1["chosen"], "edge"].unique()
+    assert list(chosen) == [int(cuts.idxmax())]
+    children = tree[tree.level == 1]
+    assert set(children["split_edge"]) == {int(cuts.idxmax())}
+    # level 2 never re-splits the level-1 edge on the same path
+    for node, group in scores[1].groupby("node"):
+        parent_edge = int(children.loc[children.node == node, "split_edge"].iloc[0])
+        assert parent_edge not in set(group["edge"])
+
+
+def test_exhaustive_policy_gives_one_group_per_op(nb201):
+    cfg = SplitConfig(depth=2, policy="exhaustive", edges=[1, 4])
+    tree, _ = grow("random", cfg)
+    masks = leaf_masks(tree)
+    assert len(masks) == cfg.num_leaves() == 25
+    assert all(len(m.ops_on(1)) == 1 and len(m.ops_on(4)) == 1 for m in masks)
+    assert sum(m.num_archs for m in masks) == NUM_ARCHS
+
+
+def test_random_method_with_cutcost_draws_edges_from_the_seed():
+    cfg = SplitConfig(depth=2, branching=2, edges=[0, 1, 2, 3, 4, 5], edge_choice="cutcost")
+    a, _ = grow("random", cfg, seed=3)
+    b, _ = grow("random", cfg, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    edges = {tuple(grow("random", cfg, seed=s)[0]["split_edge"]) for s in range(5)}
+    assert len(edges) > 1
+
+
+def test_init_weights_and_warmup(small):
+    """Warm-up trains each level-1 node from the level's start weights before scoring; the
+    next level inherits them. Without warm-up nothing is returned."""
+    net, data = small
+    cfg = SplitConfig(depth=2, branching=2, warmup_epochs=1, metric_batches=1, batch_size=16)
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    level1 = split_level(tree_to_frame([root_node()]), 1, "gradnorm", cfg, 0, net=net, data=data)
+    assert level1.warm_states == {}
+    level2 = split_level(level1.tree, 2, "gradnorm", cfg, 0, net=net, data=data,
+                         warmup_train={"lr": 0.05, "batch_size": 16})
+    assert set(level2.warm_states) == {"root.0", "root.1"}
+    a, b = level2.warm_states["root.0"], level2.warm_states["root.1"]
+    assert any(not torch.equal(a[k], start[k]) for k in start)  # trained
+    assert any(not torch.equal(a[k], b[k]) for k in start)  # on different sub-supernets
+    again = split_level(level1.tree, 2, "gradnorm", cfg, 0, net=net, data=data,
+                        warmup_train={"lr": 0.05, "batch_size": 16})
+    pd.testing.assert_frame_equal(again.scores, level2.scores)  # deterministic
+    no_warm = split_level(level1.tree, 2, "gradnorm", SplitConfig(depth=2, metric_batches=1, batch_size=16), 0,
+                          net=net, data=data)
+    assert not np.allclose(no_warm.scores["score"], level2.scores["score"])
+
+
+@pytest.mark.parametrize("bad, match", [(dict(policy="greedy"), "unknown split policy"),
+                                        (dict(edge_choice="best"), "unknown split edge_choice"),
+                                        (dict(weights="pretrained"), "unknown split weights"),
+                                        (dict(warmup_epochs=-1), "warmup_epochs"),
+                                        (dict(metric_options={"nope": {}}), "unknown metric"),
+                                        (dict(metric_options={"lr": {"size": 3}}), "has no option")])
+def test_split_config_errors_name_the_key(bad, match):
+    with pytest.raises(ValueError, match=match):
+        SplitConfig(**bad)

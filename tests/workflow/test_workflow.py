@@ -69,7 +69,11 @@ def test_outputs_exist_and_read(finished_run):
     assert (table.loc[table.method != "nosplit", "num_leaves"] == 4).all()
     md = (res / "tables" / "fashion_mnist.md").read_text()
     assert "cifar10" in md and "gradientmatching" in md
-    for png in ("distributions.png", "leaf_epochs.png"):
+    dist = pd.read_parquet(res / "split" / "fashion_mnist" / "split_distance.parquet")
+    assert set(dist["method"]) == {"gradientmatching", "synflow", "random"} and set(dist["seed"]) == {0, 1}
+    external = dist[(dist.setting == "external") & (dist.level == 0)]
+    assert (external["pairs"] == 3 * 3).all() and external["distance"].between(0, 20 / 9).all()
+    for png in ("distributions.png", "leaf_epochs.png", "split_distance.png"):
         assert (res / "plots" / "fashion_mnist" / png).read_bytes()[:4] == b"\x89PNG"
     runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
     assert len(runs) == (3 * 4 + 1) * 2  # (methods × leaves + nosplit) × epochs

@@ -12,7 +12,8 @@ ALGORITHMS = list(config["search"]["algorithms"])
 SPLIT_SEED = config["split"]["seeds"][0]  # the tree the searches use
 SUPERNET_SEED = config["supernet"]["seed"]
 BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
-SPLIT_KEYS = ("policy", "depth", "branching", "edges", "balanced", "metric_batches", "batch_size", "metric_options")
+SPLIT_KEYS = ("policy", "edge_choice", "weights", "warmup_epochs", "depth", "branching", "edges", "balanced",
+              "metric_batches", "batch_size", "metric_options")
 SPLIT_PARAMS = {k: config["split"][k] for k in SPLIT_KEYS if k in config["split"]}
 
 try:  # cross-field checks the JSON schema cannot express
@@ -72,6 +73,10 @@ def tree_path(dataset, method, seed, level):
     return f"{R}/split/{dataset}/{method}/seed{seed}/level{level}/tree.parquet"
 
 
+def warm_path(dataset, method, seed, level):
+    return f"{R}/split/{dataset}/{method}/seed{seed}/level{level}/warm.pt"
+
+
 def final_tree(dataset, method):
     return tree_path(dataset, method, SPLIT_SEED, SPLIT_CONFIG.depth)
 
@@ -89,25 +94,38 @@ def all_lookups(dataset):
             for s in config["search"]["seeds"]]
 
 
-def final_outputs():
+def split_outputs():
+    """Every split seed's tree (searches use the first seed's) and the split distances."""
     outs = []
+    for ds in config["datasets"]:
+        outs += [tree_path(ds, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS for s in config["split"]["seeds"]]
+        if SPLIT_METHODS:
+            outs += [f"{R}/split/{ds}/split_distance.parquet", f"{R}/plots/{ds}/split_distance.png"]
+    return outs
+
+
+def final_outputs():
+    outs = split_outputs()
     for ds in config["datasets"]:
         outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/plots/{ds}/leaf_epochs.png"]
         if SPLIT_METHODS:
             outs.append(f"{R}/plots/{ds}/distributions.png")
-        # every split seed's tree is grown (searches use the first seed's)
-        outs += [tree_path(ds, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS for s in config["split"]["seeds"]]
     return outs
 
 
 def split_inputs(wc):
-    """Level 1 splits the root; level l > 1 the tree of level l−1. Metrics need data and supernet."""
+    """Level 1 splits the root; level l > 1 the tree of level l−1. Metrics need data and, unless
+    they score fresh weights, the supernet; with warm-up, level l ≥ 3 inherits level l−1's weights."""
     inputs = {}
-    if int(wc.level) > 1:
-        inputs["parent"] = tree_path(wc.dataset, wc.method, wc.seed, int(wc.level) - 1)
+    level = int(wc.level)
+    if level > 1:
+        inputs["parent"] = tree_path(wc.dataset, wc.method, wc.seed, level - 1)
     if wc.method != "random":
         inputs["data"] = prepared(wc.dataset)
-        inputs["supernet"] = supernet_ckpt(wc.dataset)
+        if SPLIT_CONFIG.weights == "trained":
+            inputs["supernet"] = supernet_ckpt(wc.dataset)
+        if SPLIT_CONFIG.warmup_epochs > 0 and level >= 3:
+            inputs["warm"] = warm_path(wc.dataset, wc.method, wc.seed, level - 1)
     return inputs
 
 

@@ -1,3 +1,7 @@
+localrules:
+    split_distance,
+
+
 rule split_level:
     """Score every node of level {level}−1 on the level's edge and split it by min-cut."""
     input:
@@ -5,12 +9,15 @@ rule split_level:
     output:
         scores=f"{R}/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}/scores.parquet",
         tree=f"{R}/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}/tree.parquet",
+        warm=f"{R}/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}/warm.pt",
     log:
         f"{R}/logs/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}.log",
     benchmark:
         f"{R}/benchmarks/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}.tsv"
     params:
         split=SPLIT_PARAMS,
+        network=config["network"],
+        warmup_train=config["supernet"]["train"],
         device=config["device"],
         code=library_hash("space", "data", "metrics", "split", "train"),
     threads: config["threads"]
@@ -21,3 +28,27 @@ rule split_level:
         "../../envs/torch.yaml"
     script:
         "../scripts/split_level.py"
+
+
+rule split_distance:
+    """Internal and external split distance of every method's trees over the split seeds."""
+    input:
+        trees=lambda wc: [tree_path(wc.dataset, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS
+                          for s in config["split"]["seeds"]],
+    output:
+        table=f"{R}/split/{{dataset}}/split_distance.parquet",
+        plot=report(
+            f"{R}/plots/{{dataset}}/split_distance.png",
+            category="Splits",
+            caption="../report/split_distance.rst",
+        ),
+    log:
+        f"{R}/logs/split/{{dataset}}/split_distance.log",
+    params:
+        trees=[(m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
+        code=library_hash("split", "analysis"),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/split_distance.py"
+

@@ -1,25 +1,37 @@
 """Adapter: rule split_level → fewshotnas.split.split_level."""
 import pandas as pd
+import torch
 
 from fewshotnas.data import load_prepared
 from fewshotnas.io import setup_logging, write_parquet_atomic
 from fewshotnas.split import SplitConfig, root_node, split_level, tree_to_frame
+from fewshotnas.train.checkpoint import load_checked, save_atomic
 from fewshotnas.train.device import configure_torch, resolve_device
-from fewshotnas.train.loop import load_supernet
+from fewshotnas.train.loop import load_supernet, new_network
+
+WARM_FORMAT = 1
 
 setup_logging(snakemake.log[0])
-configure_torch(snakemake.threads)
+seed = int(snakemake.wildcards.seed)
+configure_torch(snakemake.threads, seed)
 device = resolve_device(snakemake.params.device)
+config = SplitConfig(**snakemake.params.split)
 level = int(snakemake.wildcards.level)
 parent = pd.read_parquet(snakemake.input.parent) if level > 1 else tree_to_frame([root_node()])
-metric = snakemake.wildcards.method != "random"
-tree, scores = split_level(
-    parent, level, snakemake.wildcards.method, SplitConfig(**snakemake.params.split),
-    seed=int(snakemake.wildcards.seed),
-    net=load_supernet(snakemake.input.supernet, device) if metric else None,
-    data=load_prepared(snakemake.input.data) if metric else None,
-    device=device,
-)
+net = data = None
+inherited = {}
+if snakemake.wildcards.method != "random":
+    data = load_prepared(snakemake.input.data)
+    if config.weights == "trained":
+        net = load_supernet(snakemake.input.supernet, device)
+    else:  # fresh weights, the same at every level of one seed's tree
+        torch.manual_seed(seed)
+        net = new_network(data, snakemake.params.network).to(device)
+    if hasattr(snakemake.input, "warm"):
+        inherited = load_checked(snakemake.input.warm, kind="warm-up weights", format_version=WARM_FORMAT)["states"]
+result = split_level(parent, level, snakemake.wildcards.method, config, seed=seed, net=net, data=data, device=device,
+                     inherited=inherited, warmup_train=snakemake.params.warmup_train)
 meta = {"rule": "split_level", "method": snakemake.wildcards.method, "level": level}
-write_parquet_atomic(scores, snakemake.output.scores, meta)
-write_parquet_atomic(tree, snakemake.output.tree, meta)
+write_parquet_atomic(result.scores, snakemake.output.scores, meta)
+save_atomic(dict(format=WARM_FORMAT, states=result.warm_states), snakemake.output.warm)
+write_parquet_atomic(result.tree, snakemake.output.tree, meta)

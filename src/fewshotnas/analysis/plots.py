@@ -92,3 +92,39 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     fig.suptitle(f"Derived architecture per leaf and epoch — searched on {dataset}, looked up in NB201 {bench_dataset}")
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_split_distance(table: pd.DataFrame, *, dataset: str, path: str | Path) -> None:
+    """Split distance per method (cf. Fig. 1–2 of the zero-cost few-shot paper). Top: internal
+    and external distance over all levels, a dot per seed and the mean ± std over seeds;
+    bottom: the same per depth level (pairs of splits of one level only)."""
+    methods = method_order(list(table["method"].unique()))
+    seeds = table["seed"].nunique()
+    levels = sorted(str(v) for v in table.loc[table["level"] > 0, "level"].unique())
+    level_colors = dict(zip(levels, sns.color_palette("tab10", len(levels))))
+    fig, axes = plt.subplots(2, 2, figsize=(max(8.0, 1.1 * len(methods) + 4), 8), squeeze=False)
+    for col, setting in enumerate(("internal", "external")):
+        sub = table[(table["setting"] == setting) & table["distance"].notna()]
+        overall, by_level = sub[sub["level"] == 0], sub[sub["level"] > 0]
+        ax = axes[0, col]
+        if overall.empty:
+            ax.text(0.5, 0.5, f"no {setting} pairs (external needs ≥ 2 seeds)", ha="center", va="center",
+                    transform=ax.transAxes)
+        else:
+            sns.stripplot(overall, x="method", y="distance", order=methods, color="0.4", size=4, ax=ax, jitter=0.15)
+            sns.pointplot(overall, x="method", y="distance", order=methods, errorbar="sd", color="C3",
+                          linestyles="none", markers="D", capsize=0.2, ax=ax)
+        ax.set(xlabel="", ylabel="split distance", title=f"({'ab'[col]}) {setting}, all levels")
+        ax.tick_params(axis="x", rotation=45)
+        ax = axes[1, col]
+        if by_level.empty:
+            ax.text(0.5, 0.5, f"no {setting} pairs within a level", ha="center", va="center", transform=ax.transAxes)
+        else:
+            sns.barplot(by_level.assign(level=by_level["level"].astype(str)), x="method", y="distance", hue="level",
+                        order=methods, hue_order=levels, palette=level_colors, errorbar="sd", capsize=0.1, ax=ax)
+            ax.legend(title="depth level", fontsize=8)
+        ax.set(xlabel="", ylabel="split distance", title=f"{setting}, per depth level")
+        ax.tick_params(axis="x", rotation=45)
+    fig.suptitle(f"Split distance on {dataset}: mean ± std over {seeds} seed{'s' if seeds != 1 else ''}")
+    fig.tight_layout()
+    save_figure(fig, path)

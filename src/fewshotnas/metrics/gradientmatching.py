@@ -5,21 +5,37 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from fewshotnas.metrics.registry import MetricContext, register_metric
+from fewshotnas.metrics.registry import MetricContext, Score, distance, register_metric
 from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network, cell_parameters
 
 
-@register_metric("gradientmatching", kind="vector")
-def gradientmatching(net: Network, mask: OpMask, ctx: MetricContext) -> torch.Tensor:
-    """Mean cross-entropy gradient of the shared weights (all cell ops except those on
-    the split edge) over the context's batches, flattened to one float64 vector."""
+def per_filter_distance(a: Score, b: Score, options: dict) -> float:
+    """Mean over all filters (rows) of 1 − cos between two per-filter gradients; a zero
+    filter has cosine 0. Flat vectors fall back to 1 − cos of the whole vector.
+
+    GM-NAS sums over filters; the mean differs by a constant factor (the number of shared
+    filters, the same for every candidate), so the min-cut picks the same partition."""
+    if not isinstance(a, list):
+        return distance("vector", a, b)
+    cos = torch.cat([F.cosine_similarity(x, y, dim=1, eps=1e-30) for x, y in zip(a, b)])
+    return float((1.0 - cos).mean())
+
+
+@register_metric("gradientmatching", kind="vector", distance_fn=per_filter_distance, options=("per_filter",))
+def gradientmatching(net: Network, mask: OpMask, ctx: MetricContext) -> Score:
+    """Mean cross-entropy gradient of the shared weights (all cell ops except those on the split
+    edge) over the context's batches: one float64 vector, or with option ``per_filter`` one
+    (filters, fan-in) float64 matrix per shared weight tensor (compared filter by filter)."""
     shared = [p for p in cell_parameters(net, exclude_edge=ctx.edge) if p.requires_grad]
     total = [torch.zeros_like(p) for p in shared]
     for x, y in ctx.batches:
-        loss = F.cross_entropy(net(x, mask=mask), y)
+        loss = F.cross_entropy(net(x, mask=mask).float(), y)
         grads = torch.autograd.grad(loss, shared, allow_unused=True)
         for acc, g in zip(total, grads):
             if g is not None:
                 acc += g
-    return torch.cat([g.flatten() for g in total]).double() / len(ctx.batches)
+    mean = [g.double() / len(ctx.batches) for g in total]
+    if ctx.options.get("per_filter", False):
+        return [g.reshape(g.shape[0], -1) for g in mean]
+    return torch.cat([g.flatten() for g in mean])

@@ -7,6 +7,7 @@ import copy
 import torch
 from torch import nn
 
+from fewshotnas.metrics.common import layer_weights
 from fewshotnas.metrics.registry import MetricContext, register_metric
 from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network
@@ -30,18 +31,13 @@ def neutralised_copy(net: Network) -> Network:
     return twin
 
 
-def conv_linear_weights(net: nn.Module) -> list[nn.Parameter]:
-    """Weights of every Conv2d and Linear layer (the layers the zero-cost proxies score)."""
-    return [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-
-
 @register_metric("synflow", needs_data=False)
 def synflow(net: Network, mask: OpMask, ctx: MetricContext) -> float:
     """Σ|θ ⊙ ∂R/∂θ| over conv/linear weights, R = Σ f(1) with |θ|, float64, BN neutralised."""
     twin = neutralised_copy(net)
     x = ctx.batches[0][0]
     ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
-    weights = conv_linear_weights(twin)
+    weights = layer_weights(twin)
     grads = torch.autograd.grad(twin(ones, mask=mask).sum(), weights, allow_unused=True)
     terms = [(w.detach() * g).abs().sum() for w, g in zip(weights, grads) if g is not None]
     return float(torch.stack(terms).sum()) if terms else 0.0

@@ -66,9 +66,10 @@ class ResNetBasicBlock(nn.Module):
         self.conv_a = ConvBN(c_in, c_out, 3, stride=2)
         self.conv_b = ConvBN(c_out, c_out, 3)
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+        self.relu_a, self.relu_b = nn.ReLU(), nn.ReLU()  # modules, so that hooks (the #lr metric) see them
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv_b(F.relu(self.conv_a(F.relu(x))))
+        out = self.conv_b(self.relu_b(self.conv_a(self.relu_a(x))))
         return out + self.shortcut(x)
 
 
@@ -85,6 +86,7 @@ class MixedOp(nn.Module):
         self.convs = nn.ModuleDict(
             {OPS[o]: ConvBN(channels, channels, CONV_KERNELS[OPS[o]]) for o in built_ops if OPS[o] in CONV_KERNELS}
         )
+        self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None, run_ops: tuple[int, ...]) -> torch.Tensor | None:
         """``weights``: (5,) tensor or None for weight 1 on every op; ``run_ops``: ops to compute.
@@ -103,7 +105,7 @@ class MixedOp(nn.Module):
                 y = avg_pool_3x3(x)
             else:
                 if relu_x is None:
-                    relu_x = F.relu(x)
+                    relu_x = self.relu(x)
                 y = self.convs[name](relu_x)
             if weights is not None:
                 y = y * weights[o]

@@ -78,6 +78,42 @@ class SupernetConfig:
     augment: bool = True
 
 
+def train_epoch(
+    net: Network,
+    stream: BatchStream,
+    opt: torch.optim.Optimizer,
+    device: torch.device,
+    *,
+    mask: OpMask | None = None,
+    grad_clip: float | None = None,
+    desc: str = "train",
+    quiet: bool = False,
+) -> tuple[float, float]:
+    """One pass of ``stream`` training the uniform mixture over ``mask`` (default: the build
+    mask) with cross-entropy; returns mean loss and accuracy (%), read back once at the end."""
+    net.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    seen = 0
+    with progress(len(stream), desc, quiet) as bar:
+        for x, y in stream:
+            with autocast(device):
+                logits = net(x, mask=mask)
+                loss = F.cross_entropy(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip:
+                nn.utils.clip_grad_norm_(net.parameters(), grad_clip, foreach=True)
+            opt.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+            bar.update()
+    if seen == 0:
+        return math.nan, math.nan
+    return float(loss_sum) / seen, 100.0 * float(correct) / seen
+
+
 def new_network(data: PreparedData, network: dict, mask: OpMask | None = None) -> Network:
     """A network sized for ``data`` from the ``network`` config (channels, cells_per_stage),
     in channels-last memory format like the batches."""
@@ -130,29 +166,13 @@ def train_supernet(
     test_stream = BatchStream(data.test, 512, data.mean, data.std, device=dev, shuffle=False, drop_last=False)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
-        net.train()
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev)
-        seen = 0
-        with progress(len(train_stream), f"supernet epoch {epoch + 1}/{cfg.epochs}", quiet) as bar:
-            for x, y in train_stream:
-                with autocast(dev):
-                    logits = net(x)
-                    loss = F.cross_entropy(logits.float(), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, foreach=True)
-                opt.step()
-                loss_sum += loss.detach() * len(y)
-                correct += (logits.detach().argmax(1) == y).sum()
-                seen += len(y)
-                bar.update()
+        train_loss, train_acc = train_epoch(net, train_stream, opt, dev, grad_clip=cfg.grad_clip,
+                                            desc=f"supernet epoch {epoch + 1}/{cfg.epochs}", quiet=quiet)
         lr = sched.get_last_lr()[0]
         sched.step()
         net.eval()
         test_loss, test_acc = evaluate(net, test_stream, dev)
-        row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / seen, train_acc=100.0 * float(correct) / seen,
+        row = dict(epoch=epoch + 1, lr=lr, train_loss=train_loss, train_acc=train_acc,
                    test_loss=test_loss, test_acc=test_acc, epoch_seconds=time.perf_counter() - t0)
         rows.append(row)
         log.info("supernet epoch %d/%d: train loss %.3f acc %.1f%%, test acc %.1f%% (%.1fs)", row["epoch"],
