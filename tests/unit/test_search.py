@@ -68,14 +68,20 @@ def test_search_log_and_genotypes_stay_in_leaf(data, tmp_path):
     assert float(final["alphas"].abs().max()) > 1e-2
 
 
-def test_same_seed_same_log(data, tmp_path):
-    a, b = search(data, tmp_path, "a"), search(data, tmp_path, "b")
+ALL = [get_algorithm(n) for n in ("darts1", "darts2", "snas", "dsnas")]
+IDS = ["darts1", "darts2", "snas", "dsnas"]
+
+
+@pytest.mark.parametrize("algorithm", ALL, ids=IDS)
+def test_same_seed_same_log(data, tmp_path, algorithm):
+    a, b = search(data, tmp_path, "a", algorithm=algorithm), search(data, tmp_path, "b", algorithm=algorithm)
     pd.testing.assert_frame_equal(without_times(a), without_times(b))
-    c = search(data, tmp_path, "c", seed=1)
+    c = search(data, tmp_path, "c", seed=1, algorithm=algorithm)
     assert not without_times(a).equals(without_times(c))
+    assert all(MASK.contains(genotype_from_str(g)) for g in a["genotype"])
 
 
-@pytest.mark.parametrize("algorithm", [Darts1st, NoisyDarts], ids=["darts1", "global-rng"])
+@pytest.mark.parametrize("algorithm", [*ALL, NoisyDarts], ids=[*IDS, "global-rng"])
 def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch, algorithm):
     full = search(data, tmp_path, "full", algorithm=algorithm)
     original = common.derive_genotype
@@ -111,5 +117,5 @@ def test_stale_resume_restarts_and_corrupt_resume_fails(data, tmp_path, monkeypa
 
 
 def test_unknown_algorithm():
-    with pytest.raises(ValueError, match="known: darts1"):
+    with pytest.raises(ValueError, match="known: darts1, darts2, dsnas, snas"):
         get_algorithm("enas")

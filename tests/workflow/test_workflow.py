@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from conftest import make_fashion_mnist
@@ -29,6 +30,7 @@ def tiny_config(fmnist: Path) -> dict:
     cfg["split"].update(methods=["gradientmatching", "synflow", "random"], depth=2, metric_batches=1,
                         batch_size=16, seeds=[0, 1])
     cfg["search"]["hparams"].update(epochs=2, batch_size=16, eval_batch_size=64)
+    cfg["search"].update(algorithms=["darts1", "snas"], seeds={"darts1": [0], "snas": [0, 1]})
     return cfg
 
 
@@ -68,7 +70,10 @@ def test_outputs_exist_and_read(finished_run):
     assert table["test_acc_mean"].between(0, 100).all()
     assert (table.loc[table.method != "nosplit", "num_leaves"] == 4).all()
     md = (res / "tables" / "fashion_mnist.md").read_text()
-    assert "cifar10" in md and "gradientmatching" in md
+    assert "cifar10" in md and "gradientmatching" in md and "±" in md
+    assert md.index("darts1") < md.index("snas")
+    snas = table[(table.algorithm == "snas")]
+    assert (snas["num_seeds"] == 2).all() and (table.loc[table.algorithm == "darts1", "num_seeds"] == 1).all()
     dist = pd.read_parquet(res / "split" / "fashion_mnist" / "split_distance.parquet")
     assert set(dist["method"]) == {"gradientmatching", "synflow", "random"} and set(dist["seed"]) == {0, 1}
     external = dist[(dist.setting == "external") & (dist.level == 0)]
@@ -76,7 +81,7 @@ def test_outputs_exist_and_read(finished_run):
     for png in ("distributions.png", "leaf_epochs.png", "split_distance.png"):
         assert (res / "plots" / "fashion_mnist" / png).read_bytes()[:4] == b"\x89PNG"
     runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
-    assert len(runs) == (3 * 4 + 1) * 2  # (methods × leaves + nosplit) × epochs
+    assert len(runs) == (3 * 4 + 1) * 2 * 3  # (methods × leaves + nosplit) × epochs × (darts1 + 2 snas seeds)
     tree = pd.read_parquet(res / "split/fashion_mnist/synflow/seed0/level2/tree.parquet")
     assert tree["leaf"].max() == 3 and tree.loc[tree.leaf >= 0, "num_archs"].sum() == 15625
     seed1 = pd.read_parquet(res / "split/fashion_mnist/random/seed1/level2/tree.parquet")  # every split seed grows
@@ -97,9 +102,9 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     config = work / "changed.yaml"
     config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(work, config, "-n"))
-    assert jobs.pop("search_leaf") == 13
+    assert jobs.pop("search_leaf") == 13 * 3
     assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "all"}
-    assert jobs["benchmark_lookup"] == 4
+    assert jobs["benchmark_lookup"] == 4 * 3
 
 
 def test_split_change_keeps_supernet(finished_run):
@@ -123,3 +128,25 @@ def test_bad_config_is_a_clear_error(finished_run, tmp_path):
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert "split.edges needs 4 distinct edges" in out.stdout + out.stderr
+
+
+def test_splits_target_with_warmup_fresh_weights_and_cutcost(tmp_path):
+    """`snakemake splits` alone: fresh weights need no supernet; warm-up weights pass down
+    the levels; cutcost picks edges per node; the trees still partition the space."""
+    cfg = tiny_config(make_fashion_mnist(tmp_path / "fmnist", n_train=120, n_test=20))
+    cfg["split"].update(methods=["gradnorm", "random"], depth=3, seeds=[0], weights="init", warmup_epochs=1,
+                        edge_choice="cutcost", edges=[0, 1, 2, 3])
+    config = tmp_path / "warm.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    log = snakemake(tmp_path, config, "splits")
+    res = tmp_path / "results" / "tiny"
+    assert not (res / "supernet").exists() and "train_supernet" not in log
+    for level, nodes in ((1, 0), (2, 2), (3, 4)):
+        warm = torch.load(res / f"split/fashion_mnist/gradnorm/seed0/level{level}/warm.pt", weights_only=False)
+        assert len(warm["states"]) == nodes
+    for method in ("gradnorm", "random"):
+        tree = pd.read_parquet(res / f"split/fashion_mnist/{method}/seed0/level3/tree.parquet")
+        assert tree.loc[tree.leaf >= 0, "num_archs"].sum() == 15625 and tree["leaf"].max() == 7
+    scores = pd.read_parquet(res / "split/fashion_mnist/gradnorm/seed0/level1/scores.parquet")
+    assert set(scores["edge"]) == {0, 1, 2, 3} and scores.groupby("edge")["chosen"].all().sum() == 1
+    assert (res / "plots" / "fashion_mnist" / "split_distance.png").exists()

@@ -20,6 +20,11 @@ try:  # cross-field checks the JSON schema cannot express
     SPLIT_CONFIG = SplitConfig(**SPLIT_PARAMS)
 except ValueError as err:
     raise WorkflowError(f"config split: {err}")
+if isinstance(config["search"]["seeds"], dict):
+    _missing = [a for a in ALGORITHMS if a not in config["search"]["seeds"]]
+    if _missing:
+        raise WorkflowError(f"config search.seeds lists seeds per algorithm but not for {_missing}; add e.g. "
+                            f"{_missing[0]}: [0]")
 for _ds in config["datasets"]:
     if _ds not in config["data"]["roots"]:
         raise WorkflowError(f"config data.roots has no entry for dataset {_ds!r}; add data.roots.{_ds}: <folder>")
@@ -89,9 +94,14 @@ def lookup_path(dataset, method, algo, seed):
     return f"{R}/benchmark/{dataset}/{method}/{algo}/seed{seed}.parquet"
 
 
+def search_seeds(algo):
+    """Seeds of one algorithm: search.seeds is one list for all, or a list per algorithm."""
+    seeds = config["search"]["seeds"]
+    return list(seeds[algo]) if isinstance(seeds, dict) else list(seeds)
+
+
 def all_lookups(dataset):
-    return [lookup_path(dataset, m, a, s) for m in SEARCH_METHODS for a in ALGORITHMS
-            for s in config["search"]["seeds"]]
+    return [lookup_path(dataset, m, a, s) for m in SEARCH_METHODS for a in ALGORITHMS for s in search_seeds(a)]
 
 
 def split_outputs():

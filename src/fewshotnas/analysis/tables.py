@@ -49,6 +49,15 @@ def method_order(methods: list[str]) -> list[str]:
     return head + sorted(m for m in methods if m not in head)
 
 
+ALGORITHM_ORDER = ("darts1", "darts2", "snas", "dsnas")
+
+
+def algorithm_order(algorithms: list[str]) -> list[str]:
+    """The paper's column order: DARTS 1st, DARTS 2nd, SNAS, DSNAS (others after, sorted)."""
+    known = [a for a in ALGORITHM_ORDER if a in algorithms]
+    return known + sorted(a for a in algorithms if a not in known)
+
+
 def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
     """Rows = methods, columns = algorithms, cells 'mean ± std' (std shown with >1 seed)."""
     sub = summary[summary["selection"] == selection]
@@ -57,7 +66,7 @@ def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
     cell = sub.apply(lambda r: f"{r.test_acc_mean:.2f}" + (f" ± {r.test_acc_std:.2f}" if r.num_seeds > 1 else ""),
                      axis=1)
     wide = sub.assign(cell=cell).pivot(index="method", columns="algorithm", values="cell")
-    wide = wide.reindex(method_order(list(wide.index)))
+    wide = wide.reindex(method_order(list(wide.index)))[algorithm_order(list(wide.columns))]
     wide.index.name = "method"
     return wide.to_markdown() + "\n"
 

@@ -49,8 +49,9 @@ def derive_genotype(alphas: torch.Tensor, mask: OpMask) -> tuple[int, ...]:
 
 @dataclass
 class SearchConfig:
-    """Search hyperparameters (App. A.3): weights by (Nesterov) SGD with cosine lr from
-    ``lr`` to ``lr_min``; alphas by Adam(``arch_lr``, ``arch_betas``, ``arch_weight_decay``)."""
+    """Search hyperparameters (App. A.3–A.5): weights by (Nesterov) SGD with cosine lr from
+    ``lr`` to ``lr_min``; alphas by Adam(``arch_lr``, ``arch_betas``, ``arch_weight_decay``);
+    SNAS's ``temperature`` (first, last epoch); DSNAS's ``fix_threshold``."""
 
     epochs: int = 50
     batch_size: int = 64
@@ -65,6 +66,8 @@ class SearchConfig:
     arch_weight_decay: float = 1e-3
     augment: bool = False
     eval_batch_size: int = 512
+    temperature: tuple[float, float] = (1.0, 0.1)
+    fix_threshold: float = 0.8
 
 
 class Algorithm(Protocol):
@@ -90,6 +93,12 @@ class Algorithm(Protocol):
 
     def arch_weights(self) -> torch.Tensor:
         """(6, 5) op weights for evaluation (0 outside the mask)."""
+
+    def derive_mask(self) -> OpMask:
+        """The mask the genotype is derived in: the leaf's, or narrower (DSNAS's fixed edges)."""
+
+    def eval_mask(self) -> OpMask:
+        """The run mask of the validation pass (ops with weight 0 there need not run)."""
 
     def state_dict(self) -> dict: ...
 
@@ -117,7 +126,7 @@ def run_search(
     configuration continues from it. ``out_final`` gets weights, alphas and the
     final derived genotype.
     """
-    cfg = SearchConfig(**{k: tuple(v) if k == "arch_betas" else v for k, v in search.items()})
+    cfg = SearchConfig(**{k: tuple(v) if k in ("arch_betas", "temperature") else v for k, v in search.items()})
     chash = config_hash({"network": network, "search": search, "seed": seed, "mask": mask.to_bits(),
                          "algorithm": algorithm_cls.__name__, "data": data.meta})
     configure_torch(threads, seed)
@@ -161,9 +170,10 @@ def run_search(
         lr = algo.end_epoch()
         net.eval()
         weights = algo.arch_weights().detach()
-        val_loss, val_acc = evaluate(lambda x: net(x, weights, mask), val_stream, dev)
+        run_mask = algo.eval_mask()
+        val_loss, val_acc = evaluate(lambda x: net(x, weights, run_mask), val_stream, dev)
         alphas = algo.alphas.detach().cpu()
-        genotype = derive_genotype(alphas, mask)
+        genotype = derive_genotype(alphas, algo.derive_mask())
         row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / max(seen, 1),
                    train_acc=100.0 * float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
                    genotype=genotype_to_str(genotype), alphas=alphas.flatten().tolist(),
@@ -174,7 +184,7 @@ def run_search(
         save_atomic(dict(format=SEARCH_RESUME_FORMAT, config_hash=chash, algorithm=algo.state_dict(),
                          w_gen=w_gen.get_state(), a_gen=a_gen.get_state(), rng=global_rng_state(), rows=rows,
                          epoch=epoch + 1), resume_path)
-    final_genotype = derive_genotype(algo.alphas, mask)
+    final_genotype = derive_genotype(algo.alphas, algo.derive_mask())
     save_atomic(dict(format=SEARCH_FORMAT, config_hash=chash, mask=mask.to_bits(), network=network,
                      alphas=algo.alphas.detach().cpu(), genotype=genotype_to_str(final_genotype),
                      state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_final)
@@ -205,4 +215,7 @@ def new_alphas(device: torch.device) -> torch.nn.Parameter:
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.float(), y)
+    """Mean cross-entropy, computed in at least float32 (bf16 logits under autocast are upcast)."""
+    if logits.dtype not in (torch.float32, torch.float64):
+        logits = logits.float()
+    return F.cross_entropy(logits, y)

@@ -1,5 +1,16 @@
-"""DARTS, first order (Liu et al. 2019): alternate an Adam step on the alphas
-(validation batch) and an SGD step on the weights (training batch)."""
+"""DARTS (Liu et al. 2019), first and second order: alternate an Adam step on the
+alphas (validation batch) and an SGD step on the weights (training batch).
+
+Second order: the alphas follow the gradient of the validation loss after one
+virtual SGD step of the weights, w' = w − ξ(μ·m + ∇_w L_train(w, α) + λw)
+(ξ the current weight learning rate, m the momentum buffer, λ the weight decay):
+
+    ∇_α L_val(w', α) − ξ · ∇²_{α,w} L_train(w, α) · ∇_{w'} L_val(w', α),
+
+the mixed second derivative times a vector by central finite differences:
+(∇_α L_train(w⁺, α) − ∇_α L_train(w⁻, α)) / 2ε, w± = w ± ε·v, ε = 0.01/‖v‖.
+The result is written into the alphas' gradient before the Adam step.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +30,10 @@ from fewshotnas.train.device import autocast
 
 
 class Darts1st:
-    """First-order DARTS on the sub-space ``mask``; op weights = softmax of masked alphas."""
+    """First-order DARTS on the sub-space ``mask``; op weights = softmax of masked alphas.
+
+    Also the base of the other algorithms: alphas, both optimisers, the weight step and the
+    resumable state live here."""
 
     def __init__(self, net: Network, mask: OpMask, cfg: SearchConfig, device: torch.device) -> None:
         self.net, self.mask, self.cfg, self.device = net, mask, cfg, device
@@ -29,8 +43,18 @@ class Darts1st:
         self.a_opt = torch.optim.Adam([self.alphas], lr=cfg.arch_lr, betas=cfg.arch_betas,
                                       weight_decay=cfg.arch_weight_decay)
 
-    def arch_weights(self) -> torch.Tensor:
+    def probabilities(self) -> torch.Tensor:
+        """(6, 5) softmax of the masked alphas (0 outside the mask)."""
         return torch.softmax(masked_logits(self.alphas, self.mask_tensor), dim=-1)
+
+    def arch_weights(self) -> torch.Tensor:
+        return self.probabilities()
+
+    def derive_mask(self) -> OpMask:
+        return self.mask
+
+    def eval_mask(self) -> OpMask:
+        return self.mask
 
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         pass
@@ -40,7 +64,11 @@ class Darts1st:
         self.w_sched.step()
         return lr
 
-    def arch_step(self, x_a: torch.Tensor, y_a: torch.Tensor) -> None:
+    def train_weights(self) -> torch.Tensor:
+        """Op weights of a weight step (detached)."""
+        return self.arch_weights().detach()
+
+    def arch_step(self, x_a: torch.Tensor, y_a: torch.Tensor, x_w: torch.Tensor, y_w: torch.Tensor) -> None:
         with autocast(self.device):
             loss = cross_entropy(self.net(x_a, self.arch_weights(), self.mask), y_a)
         # only the alphas' gradient: the weight-gradient kernels are skipped
@@ -48,9 +76,10 @@ class Darts1st:
         self.alphas.grad = grad
         self.a_opt.step()
 
-    def weight_step(self, x_w: torch.Tensor, y_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def weight_step(self, x_w: torch.Tensor, y_w: torch.Tensor, weights: torch.Tensor | None = None,
+                    run_mask: OpMask | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(self.device):
-            logits = self.net(x_w, self.arch_weights().detach(), self.mask)
+            logits = self.net(x_w, self.train_weights() if weights is None else weights, run_mask or self.mask)
             loss = cross_entropy(logits, y_w)
         self.w_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -60,7 +89,7 @@ class Darts1st:
         return loss.detach(), logits.detach()
 
     def step(self, x_w, y_w, x_a, y_a):
-        self.arch_step(x_a, y_a)
+        self.arch_step(x_a, y_a, x_w, y_w)
         return self.weight_step(x_w, y_w)
 
     def state_dict(self) -> dict:
@@ -74,3 +103,65 @@ class Darts1st:
         self.w_opt.load_state_dict(state["w_opt"])
         self.w_sched.load_state_dict(state["w_sched"])
         self.a_opt.load_state_dict(state["a_opt"])
+
+
+class Darts2nd(Darts1st):
+    """Second-order DARTS: the unrolled architecture gradient (see the module docstring)."""
+
+    fd_scale: float = 0.01
+    """ε = fd_scale / ‖v‖ for the finite-difference Hessian-vector product (DARTS: 0.01)."""
+
+    def _weights_and_grads(self) -> list[nn.Parameter]:
+        return [p for p in self.net.parameters() if p.requires_grad]
+
+    def _alpha_grad(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device):
+            loss = cross_entropy(self.net(x, self.arch_weights(), self.mask), y)
+        return torch.autograd.grad(loss, [self.alphas])[0]
+
+    def hypergradient(self, x_a: torch.Tensor, y_a: torch.Tensor, x_w: torch.Tensor, y_w: torch.Tensor
+                      ) -> torch.Tensor:
+        """(6, 5) unrolled gradient of the validation loss w.r.t. the alphas. The weights and
+        BN statistics come back unchanged."""
+        params = self._weights_and_grads()
+        buffers = [b.detach().clone() for b in self.net.buffers()]
+        saved = [p.detach().clone() for p in params]
+        xi = self.w_sched.get_last_lr()[0]
+        momentum, decay = self.cfg.momentum, self.cfg.weight_decay
+        with autocast(self.device):
+            loss = cross_entropy(self.net(x_w, self.arch_weights().detach(), self.mask), y_w)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        with torch.no_grad():  # virtual step w' = w − ξ(μ·m + g + λw)
+            for p, g in zip(params, grads):
+                if g is None:
+                    continue
+                buf = self.w_opt.state.get(p, {}).get("momentum_buffer")
+                step = g + decay * p
+                if buf is not None:
+                    step = step + momentum * buf
+                p.sub_(xi * step)
+        with autocast(self.device):
+            val_loss = cross_entropy(self.net(x_a, self.arch_weights(), self.mask), y_a)
+        val_grads = torch.autograd.grad(val_loss, [self.alphas, *params], allow_unused=True)
+        d_alpha = val_grads[0]
+        v = [torch.zeros_like(p) if g is None else g for p, g in zip(params, val_grads[1:])]
+        eps = self.fd_scale / torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in v])).clamp_min(
+            1e-12)
+        with torch.no_grad():  # w⁺ = w + εv
+            for p, w, g in zip(params, saved, v):
+                p.copy_(w + eps * g)
+        grad_plus = self._alpha_grad(x_w, y_w)
+        with torch.no_grad():  # w⁻ = w − εv
+            for p, w, g in zip(params, saved, v):
+                p.copy_(w - eps * g)
+        grad_minus = self._alpha_grad(x_w, y_w)
+        with torch.no_grad():
+            for p, w in zip(params, saved):
+                p.copy_(w)
+            for b, kept in zip(self.net.buffers(), buffers):
+                b.copy_(kept)
+        return d_alpha - xi * (grad_plus - grad_minus) / (2 * eps)
+
+    def arch_step(self, x_a, y_a, x_w, y_w) -> None:
+        self.alphas.grad = self.hypergradient(x_a, y_a, x_w, y_w)
+        self.a_opt.step()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fewshotnas.search.darts import Darts1st
+from fewshotnas.search.darts import Darts1st, Darts2nd
+from fewshotnas.search.dsnas import Dsnas
+from fewshotnas.search.snas import Snas
 
-ALGORITHMS: dict[str, type] = {"darts1": Darts1st}
+ALGORITHMS: dict[str, type] = {"darts1": Darts1st, "darts2": Darts2nd, "snas": Snas, "dsnas": Dsnas}
 
 
 def get_algorithm(name: str) -> type:

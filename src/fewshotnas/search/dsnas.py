@@ -1,0 +1,97 @@
+"""DSNAS (Hu et al. 2020) as App. A.5 of the metric-splitting paper runs it: one op per edge
+sampled each step (a discrete one-hot path, the only ops computed), the DSNAS gradient
+estimator for the alphas, and progressive early stopping (threshold ``fix_threshold``, 0.8).
+
+Estimator: with p = softmax(α) over the allowed ops and s the sampled op of an edge,
+∂L/∂α = (∂L/∂z_s) · ∇_α log p_s = (∂L/∂z_s) · (onehot(s) − p), where z is the one-hot
+sample multiplying the ops' outputs (its value is 1, so the forward is the path's).
+
+Early stopping: after each epoch, an edge whose top-two probability gap p₁ − p₂ reaches the
+threshold is fixed to its best op; sampling, derivation and evaluation then use that op only,
+and the run continues on the remaining edges.
+
+A sampled path decides which kernels run, so the six sampled indices are read back to the
+host once per step (one small sync; unavoidable for single-path training).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from fewshotnas.search.common import SearchConfig, cross_entropy, masked_logits
+from fewshotnas.search.darts import Darts1st
+from fewshotnas.space import NUM_OPS, OpMask
+from fewshotnas.space.supernet import Network
+from fewshotnas.train.device import autocast
+
+log = logging.getLogger("fewshotnas")
+
+
+class Dsnas(Darts1st):
+    """DSNAS on the sub-space ``mask`` (see the module docstring)."""
+
+    def __init__(self, net: Network, mask: OpMask, cfg: SearchConfig, device: torch.device) -> None:
+        super().__init__(net, mask, cfg, device)
+        self.threshold = cfg.fix_threshold
+        self.fixed = torch.zeros(mask.to_tensor().shape[0], dtype=torch.bool, device=device)
+        self.fixed_op = torch.zeros_like(self.fixed, dtype=torch.long)
+
+    def allowed(self) -> torch.Tensor:
+        """(6, 5) bool: the leaf's ops, narrowed to the fixed op on fixed edges."""
+        fixed_rows = F.one_hot(self.fixed_op, NUM_OPS).bool()
+        return torch.where(self.fixed[:, None], fixed_rows, self.mask_tensor)
+
+    def probabilities(self) -> torch.Tensor:
+        return torch.softmax(masked_logits(self.alphas, self.allowed()), dim=-1)
+
+    def best_ops(self) -> torch.Tensor:
+        """(6,) argmax op per edge among the allowed ones."""
+        return masked_logits(self.alphas.detach(), self.allowed()).argmax(dim=-1)
+
+    def arch_weights(self) -> torch.Tensor:
+        return F.one_hot(self.best_ops(), NUM_OPS).float()
+
+    def derive_mask(self) -> OpMask:
+        return OpMask(tuple(tuple(bool(b) for b in row) for row in self.allowed().cpu().tolist()))
+
+    def eval_mask(self) -> OpMask:
+        return OpMask.from_genotype(tuple(self.best_ops().cpu().tolist()))
+
+    def sample(self) -> tuple[torch.Tensor, OpMask]:
+        """(6,) sampled op indices (global RNG) and the single-path run mask."""
+        ops = torch.multinomial(self.probabilities().detach(), 1).squeeze(1)
+        return ops, OpMask.from_genotype(tuple(ops.cpu().tolist()))
+
+    def step(self, x_w, y_w, x_a, y_a):
+        ops, path = self.sample()
+        onehot = F.one_hot(ops, NUM_OPS).float()
+        z = onehot.clone().requires_grad_(True)
+        with autocast(self.device):
+            loss = cross_entropy(self.net(x_a, z, path), y_a)
+        (dz,) = torch.autograd.grad(loss, [z], allow_unused=True)
+        if dz is None:  # the sampled path never reaches the output (e.g. `none` everywhere on it)
+            dz = torch.zeros_like(z)
+        credit = dz.gather(1, ops[:, None])  # ∂L/∂z_s per edge, (6, 1); 0 for `none`, whose output is 0
+        self.alphas.grad = credit * (onehot - self.probabilities().detach())
+        self.a_opt.step()
+        return self.weight_step(x_w, y_w, weights=onehot, run_mask=path)
+
+    def end_epoch(self) -> float:
+        probs = self.probabilities().detach()
+        top = probs.topk(2, dim=-1).values
+        newly = (top[:, 0] - top[:, 1] >= self.threshold) & ~self.fixed
+        self.fixed_op = torch.where(newly, self.best_ops(), self.fixed_op)
+        self.fixed |= newly
+        log.info("DSNAS: %d of %d edges fixed", int(self.fixed.sum()), len(self.fixed))
+        return super().end_epoch()
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "fixed": self.fixed.clone(), "fixed_op": self.fixed_op.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.fixed.copy_(state["fixed"])
+        self.fixed_op.copy_(state["fixed_op"])
