@@ -13,18 +13,23 @@ from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network
 
 
+def replace_batchnorm(module: nn.Module) -> None:
+    """Swap every BatchNorm2d below ``module`` for an identity, in place (cuDNN refuses the
+    eps = 0 that would make an eval-mode BN exactly the identity)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(module, name, nn.Identity())
+        else:
+            replace_batchnorm(child)
+
+
 def neutralised_copy(net: Network) -> Network:
-    """A float64 copy with |weights| and every BatchNorm turned into the identity (eval mode)."""
+    """A float64 copy with |weights| and every BatchNorm replaced by the identity (eval mode)."""
     twin = copy.deepcopy(net).double().eval()
+    replace_batchnorm(twin)
     with torch.no_grad():
         for module in twin.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.zero_()
-                module.running_var.fill_(1.0)
-                module.weight.fill_(1.0)
-                module.bias.zero_()
-                module.eps = 0.0
-            elif isinstance(module, (nn.Conv2d, nn.Linear)):
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
                 module.weight.abs_()
                 if module.bias is not None:
                     module.bias.abs_()
