@@ -26,6 +26,29 @@ def test_configs_validate(name):
     jsonschema.validate(load(name), SCHEMA)
 
 
+def merged(base: dict, over: dict) -> dict:
+    """Snakemake's --configfile merge: nested mappings update key by key."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.mark.parametrize("overlay", ["splits.yaml", "all_algorithms.yaml"])
+def test_overlay_configs_validate(overlay):
+    cfg = merged(load("config.yaml"), load(overlay))
+    jsonschema.validate(cfg, SCHEMA)
+    assert cfg["network"] == load("config.yaml")["network"]  # the rest stays the default
+
+
+def test_search_seeds_per_algorithm():
+    cfg = load("paper.yaml")
+    assert cfg["search"]["seeds"] == {"darts1": [0], "darts2": [0], "snas": [0, 1, 2], "dsnas": [0, 1, 2]}
+    cfg["search"]["seeds"] = {"snas": [0], "bogus": [1]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(cfg, SCHEMA)
+
+
 @pytest.mark.parametrize("path,value", [(("split", "bogus"), 1), (("search", "hparams", "lr_typo"), 0.1),
                                         (("datasets",), ["mnist"]), (("split", "methods"), ["nope"])])
 def test_unknown_keys_and_values_rejected(path, value):

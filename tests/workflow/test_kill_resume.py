@@ -20,13 +20,17 @@ def test_interrupted_search_resumes(tmp_path):
     cfg["split"].update(methods=["synflow"], seeds=[0])  # a metric: the supernet is trained and used
     cfg["data"]["subset"] = 400
     cfg["search"]["hparams"].update(epochs=6, batch_size=8)
+    cfg["search"].update(algorithms=["snas"], seeds=[0])  # one sampling algorithm: resume restores its RNG too
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(config), "--cores", "1",
            "--rerun-incomplete"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = tmp_path / "results" / "tiny"
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    # SIGINT back to its default in the child: a shell that starts pytest in the background
+    # ignores SIGINT, and the child (Snakemake) would inherit that
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     # wait until the supernet is trained and some leaf search is part-way
     while not (list(res.glob("supernet/**/supernet.pt")) and list(res.glob("_resume/search/*/synflow/**/*.pt"))):

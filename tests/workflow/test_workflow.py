@@ -107,6 +107,25 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     assert jobs["benchmark_lookup"] == 4 * 3
 
 
+def test_all_algorithms_switch(finished_run):
+    """config/all_algorithms.yaml adds DARTS 2nd order and DSNAS: only their searches are new.
+    Seeds given per algorithm must name every algorithm run."""
+    work, cfg, _ = finished_run
+    changed = copy.deepcopy(cfg)
+    changed["search"]["seeds"] = [0]
+    config = work / "one_seed.yaml"
+    config.write_text(yaml.safe_dump(changed))
+    jobs = planned_jobs(snakemake(work, config, "-n", "--configfile", str(config),
+                                  str(ROOT / "config" / "all_algorithms.yaml")))
+    assert jobs["search_leaf"] == 13 * 2 and jobs["benchmark_lookup"] == 4 * 2
+    per_algo = work / "per_algo.yaml"
+    per_algo.write_text(yaml.safe_dump(cfg))  # seeds for darts1 and snas only
+    out = subprocess.run([*SNAKEMAKE, "--directory", str(work), "-n", "--cores", "1", "--configfile", str(per_algo),
+                          str(ROOT / "config" / "all_algorithms.yaml")], capture_output=True, text=True)
+    assert out.returncode != 0 and "search.seeds lists seeds per algorithm but not for ['darts2', 'dsnas']" in (
+        out.stdout + out.stderr)
+
+
 def test_split_change_keeps_supernet(finished_run):
     work, cfg, _ = finished_run
     changed = copy.deepcopy(cfg)
