@@ -13,17 +13,18 @@ from fewshotnas.bench import BENCH_DATASETS, load_table
 from fewshotnas.space import GenotypeError, build_network, count_flops, count_parameters, genotype_from_str
 
 
+def resolve_arch(arch: str, table) -> tuple[int, str]:
+    """(benchmark index, string) of an index or a benchmark string."""
+    index = int(arch) if arch.strip().lstrip("-").isdigit() else table.index_of(arch)
+    return index, table.arch_str(index)
+
+
 def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 10, table_path: str | None = None) -> dict:
     """Index, string, parameter count, FLOPs (32×32 RGB input; 2 per multiply-add, so
     ``macs`` = flops/2 is what NB201 tables call FLOPs) and NB201 test accuracies of ``arch``
     (a benchmark string or index)."""
     table = load_table(table_path)
-    if arch.strip().lstrip("-").isdigit():
-        index = int(arch)
-        arch_str = table.arch_str(index)
-    else:
-        index = table.index_of(arch)
-        arch_str = table.arch_str(index)
+    index, arch_str = resolve_arch(arch, table)
     net = build_network(genotype_from_str(arch_str), channels=channels, cells_per_stage=cells, num_classes=classes)
     return {
         "index": index,
@@ -36,12 +37,6 @@ def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 1
         "macs": flops // 2,
         "test_acc": {d: table.accuracy(index, d) for d in BENCH_DATASETS},
     }
-
-
-def resolve_arch(arch: str, table) -> tuple[int, str]:
-    """(benchmark index, string) of an index or a benchmark string."""
-    index = int(arch) if arch.strip().lstrip("-").isdigit() else table.index_of(arch)
-    return index, table.arch_str(index)
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -74,13 +69,11 @@ def score_command(args: argparse.Namespace) -> None:
         root = args.root or (DEBIAN_FASHION_MNIST if args.dataset == "fashion_mnist" else f"data/{args.dataset}")
         need = 2 * args.batches * args.batch_size  # the weight half of the subset gives the batches
         data = prepare_data(args.dataset, root, subset=need, test_subset=1, image_size=args.image_size, seed=args.seed)
-        setup = ProxySetup(args.channels, args.cells, data.num_classes, data.in_channels, data.weight.images.shape[-1],
-                           args.seed)
+        setup = ProxySetup(args.channels, args.cells, data.num_classes, data.in_channels, data.image_size, args.seed)
         batches = metric_batches(data, args.batches, args.batch_size, args.seed, torch.device("cpu"))
-    names = dict(archs)
-    for record in score_architectures(args.metric, [s for _, s in archs], batches, setup, parse_options(args.option),
-                                      args.device):
-        index = next(i for i, s in names.items() if s == record["arch_str"])
+    records = score_architectures(args.metric, [s for _, s in archs], batches, setup, parse_options(args.option),
+                                  args.device)
+    for (index, _), record in zip(archs, records):  # one record per architecture, in order
         print(json.dumps({"index": index, **record}), flush=True)
 
 

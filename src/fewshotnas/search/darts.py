@@ -64,22 +64,28 @@ class Darts1st:
         self.w_sched.step()
         return lr
 
-    def train_weights(self) -> torch.Tensor:
-        """Op weights of a weight step (detached)."""
-        return self.arch_weights().detach()
+    def relaxed_weights(self) -> torch.Tensor:
+        """(6, 5) op weights of a training forward pass, differentiable w.r.t. the alphas
+        (DARTS: the softmax; SNAS overrides it with a Gumbel-softmax sample)."""
+        return self.probabilities()
+
+    def alpha_grad(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(6, 5) gradient of the cross-entropy on (x, y) w.r.t. the alphas only: the
+        weight-gradient kernels are skipped."""
+        with autocast(self.device):
+            loss = cross_entropy(self.net(x, self.relaxed_weights(), self.mask), y)
+        return torch.autograd.grad(loss, [self.alphas])[0]
 
     def arch_step(self, x_a: torch.Tensor, y_a: torch.Tensor, x_w: torch.Tensor, y_w: torch.Tensor) -> None:
-        with autocast(self.device):
-            loss = cross_entropy(self.net(x_a, self.arch_weights(), self.mask), y_a)
-        # only the alphas' gradient: the weight-gradient kernels are skipped
-        (grad,) = torch.autograd.grad(loss, [self.alphas])
-        self.alphas.grad = grad
+        self.alphas.grad = self.alpha_grad(x_a, y_a)
         self.a_opt.step()
 
     def weight_step(self, x_w: torch.Tensor, y_w: torch.Tensor, weights: torch.Tensor | None = None,
                     run_mask: OpMask | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast(self.device):
-            logits = self.net(x_w, self.train_weights() if weights is None else weights, run_mask or self.mask)
+            if weights is None:
+                weights = self.relaxed_weights().detach()
+            logits = self.net(x_w, weights, self.mask if run_mask is None else run_mask)
             loss = cross_entropy(logits, y_w)
         self.w_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -111,25 +117,17 @@ class Darts2nd(Darts1st):
     fd_scale: float = 0.01
     """ε = fd_scale / ‖v‖ for the finite-difference Hessian-vector product (DARTS: 0.01)."""
 
-    def _weights_and_grads(self) -> list[nn.Parameter]:
-        return [p for p in self.net.parameters() if p.requires_grad]
-
-    def _alpha_grad(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with autocast(self.device):
-            loss = cross_entropy(self.net(x, self.arch_weights(), self.mask), y)
-        return torch.autograd.grad(loss, [self.alphas])[0]
-
     def hypergradient(self, x_a: torch.Tensor, y_a: torch.Tensor, x_w: torch.Tensor, y_w: torch.Tensor
                       ) -> torch.Tensor:
         """(6, 5) unrolled gradient of the validation loss w.r.t. the alphas. The weights and
         BN statistics come back unchanged."""
-        params = self._weights_and_grads()
+        params = [p for p in self.net.parameters() if p.requires_grad]
         buffers = [b.detach().clone() for b in self.net.buffers()]
         saved = [p.detach().clone() for p in params]
         xi = self.w_sched.get_last_lr()[0]
         momentum, decay = self.cfg.momentum, self.cfg.weight_decay
         with autocast(self.device):
-            loss = cross_entropy(self.net(x_w, self.arch_weights().detach(), self.mask), y_w)
+            loss = cross_entropy(self.net(x_w, self.relaxed_weights().detach(), self.mask), y_w)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         with torch.no_grad():  # virtual step w' = w − ξ(μ·m + g + λw)
             for p, g in zip(params, grads):
@@ -141,7 +139,7 @@ class Darts2nd(Darts1st):
                     step = step + momentum * buf
                 p.sub_(xi * step)
         with autocast(self.device):
-            val_loss = cross_entropy(self.net(x_a, self.arch_weights(), self.mask), y_a)
+            val_loss = cross_entropy(self.net(x_a, self.relaxed_weights(), self.mask), y_a)
         val_grads = torch.autograd.grad(val_loss, [self.alphas, *params], allow_unused=True)
         d_alpha = val_grads[0]
         v = [torch.zeros_like(p) if g is None else g for p, g in zip(params, val_grads[1:])]
@@ -150,11 +148,11 @@ class Darts2nd(Darts1st):
         with torch.no_grad():  # w⁺ = w + εv
             for p, w, g in zip(params, saved, v):
                 p.copy_(w + eps * g)
-        grad_plus = self._alpha_grad(x_w, y_w)
+        grad_plus = self.alpha_grad(x_w, y_w)
         with torch.no_grad():  # w⁻ = w − εv
             for p, w, g in zip(params, saved, v):
                 p.copy_(w - eps * g)
-        grad_minus = self._alpha_grad(x_w, y_w)
+        grad_minus = self.alpha_grad(x_w, y_w)
         with torch.no_grad():
             for p, w in zip(params, saved):
                 p.copy_(w)

@@ -60,13 +60,16 @@ class Dsnas(Darts1st):
     def eval_mask(self) -> OpMask:
         return OpMask.from_genotype(tuple(self.best_ops().cpu().tolist()))
 
-    def sample(self) -> tuple[torch.Tensor, OpMask]:
-        """(6,) sampled op indices (global RNG) and the single-path run mask."""
-        ops = torch.multinomial(self.probabilities().detach(), 1).squeeze(1)
+    def sample(self, probs: torch.Tensor | None = None) -> tuple[torch.Tensor, OpMask]:
+        """(6,) op indices drawn from ``probs`` (default: the current probabilities; global
+        RNG) and the single-path run mask."""
+        probs = self.probabilities().detach() if probs is None else probs
+        ops = torch.multinomial(probs, 1).squeeze(1)
         return ops, OpMask.from_genotype(tuple(ops.cpu().tolist()))
 
     def step(self, x_w, y_w, x_a, y_a):
-        ops, path = self.sample()
+        probs = self.probabilities().detach()
+        ops, path = self.sample(probs)
         onehot = F.one_hot(ops, NUM_OPS).float()
         z = onehot.clone().requires_grad_(True)
         with autocast(self.device):
@@ -75,7 +78,7 @@ class Dsnas(Darts1st):
         if dz is None:  # the sampled path never reaches the output (e.g. `none` everywhere on it)
             dz = torch.zeros_like(z)
         credit = dz.gather(1, ops[:, None])  # ∂L/∂z_s per edge, (6, 1); 0 for `none`, whose output is 0
-        self.alphas.grad = credit * (onehot - self.probabilities().detach())
+        self.alphas.grad = credit * (onehot - probs)
         self.a_opt.step()
         return self.weight_step(x_w, y_w, weights=onehot, run_mask=path)
 

@@ -9,11 +9,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from fewshotnas.search.common import SearchConfig, cross_entropy, masked_logits
+from fewshotnas.search.common import SearchConfig, masked_logits
 from fewshotnas.search.darts import Darts1st
 from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network
-from fewshotnas.train.device import autocast
 
 
 def cosine_temperature(epoch: int, epochs: int, start: float = 1.0, end: float = 0.1) -> float:
@@ -43,15 +42,9 @@ class Snas(Darts1st):
         """(6, 5) relaxed sample, 0 outside the mask; differentiable w.r.t. the alphas."""
         return F.gumbel_softmax(masked_logits(self.alphas, self.mask_tensor), tau=self.tau, dim=-1)
 
-    def train_weights(self) -> torch.Tensor:
-        return self.sample().detach()
-
-    def arch_step(self, x_a, y_a, x_w, y_w) -> None:
-        with autocast(self.device):
-            loss = cross_entropy(self.net(x_a, self.sample(), self.mask), y_a)
-        (grad,) = torch.autograd.grad(loss, [self.alphas])
-        self.alphas.grad = grad
-        self.a_opt.step()
+    def relaxed_weights(self) -> torch.Tensor:
+        """A fresh sample each call: one for the arch step, another for the weight step."""
+        return self.sample()
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), "tau": self.tau.detach().clone()}

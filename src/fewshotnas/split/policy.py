@@ -19,7 +19,7 @@ import logging
 import math
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -166,8 +166,7 @@ def score_edge(net: Network, node: TreeNode, edge: int, spec: MetricSpec, ctx: M
     saved = {name: buf.clone() for name, buf in net.named_buffers()}
     scores = []
     for o in node.mask.ops_on(edge):
-        scores.append(spec.fn(net, node.mask.restrict(edge, [o]), MetricContext(ctx.batches, edge, ctx.device,
-                                                                                  ctx.options)))
+        scores.append(spec.fn(net, node.mask.restrict(edge, [o]), replace(ctx, edge=edge)))
         with torch.no_grad():
             for name, buf in net.named_buffers():
                 buf.copy_(saved[name])
@@ -259,8 +258,8 @@ def split_level(
                 options[edge] = (min_cut(dist, groups, config.balanced), dist, scores)
         if spec is None:
             chosen = candidates[int(rng.integers(len(candidates)))]
-        else:  # largest cut value; ties: first candidate
-            chosen = max(candidates, key=lambda e: (options[e][0].cut_value, -candidates.index(e)))
+        else:  # largest cut value; ties: the first candidate (max keeps the first)
+            chosen = max(candidates, key=lambda e: options[e][0].cut_value)
         cut = options[chosen][0]
         ops = node.mask.ops_on(chosen)
         log.info("level %d node %s edge %d (%s): groups %s, %.2fs", level, node.node, chosen, method,
