@@ -62,6 +62,46 @@ def test_darts2_hypergradient_matches_exact_unrolled_gradient():
     assert not torch.allclose(first, exact, rtol=1e-3)
 
 
+def hvp_setup(dtype):
+    torch.manual_seed(0)
+    net = build_network(MASK, channels=8, cells_per_stage=1, num_classes=3, in_channels=1).to(dtype).train()
+    algo = Darts2nd(net, MASK, CFG, torch.device("cpu"))
+    algo.alphas.data = torch.randn(6, 5, generator=torch.Generator().manual_seed(1)).to(dtype)
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(16, 1, 8, 8, generator=g).to(dtype), torch.randint(0, 3, (16,), generator=g)
+    params = [p for p in net.parameters() if p.requires_grad]
+    v = [torch.randn(p.shape, generator=g).to(dtype) for p in params]
+    return algo, x, y, params, [p.detach().clone() for p in params], v
+
+
+def test_darts2_hessian_vector_product_stays_float32_under_bf16_autocast(monkeypatch):
+    """The finite-difference ∇²_{α,w} L · v (ε = 0.01/‖v‖) runs in float32 when the step runs
+    under bf16 autocast (forced here on CPU) and then equals the same difference taken in
+    float64; taken in bf16 it would be mostly rounding error (what this test guards)."""
+    from fewshotnas.search import darts
+
+    reference = hvp_setup(torch.float64)
+    expected = reference[0].mixed_hvp(*reference[1:])
+    bf16 = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    monkeypatch.setattr(darts, "autocast", bf16)
+    algo, x, y, params, at, v = hvp_setup(torch.float32)
+    with bf16(None):
+        got = algo.mixed_hvp(x, y, params, at, v)
+    assert all(torch.equal(p, w) for p, w in zip(params, at))  # the weights come back
+    rel = float((got.double() - expected).norm() / expected.norm())
+    assert rel < 1e-3, rel
+
+    eps = algo.fd_scale / float(torch.sqrt(sum((t.double() ** 2).sum() for t in v)))
+    halves = []
+    for sign in (1, -1):
+        with torch.no_grad():
+            for p, w, d in zip(params, at, v):
+                p.copy_(w + sign * eps * d)
+        halves.append(algo.alpha_grad(x, y))  # the step's own precision: bf16 autocast
+    rel_bf16 = float(((halves[0] - halves[1]) / (2 * eps)).double().sub(expected).norm() / expected.norm())
+    assert rel_bf16 > 0.1, rel_bf16
+
+
 def test_snas_temperature_schedule():
     assert cosine_temperature(0, 50) == 1.0
     assert cosine_temperature(49, 50) == pytest.approx(0.1)
@@ -118,11 +158,13 @@ def test_dsnas_estimator_and_edge_fixing():
         lm = F.cross_entropy(twin(x_a.double(), zm, path), y_a)
         credit = float((lp - lm).detach() / (2 * h))
         torch.testing.assert_close(grad[e], (credit * (onehot[e] - probs[e])).float(), rtol=1e-3, atol=1e-6)
-    # progressive early stopping: a dominant op on edge 3 gets fixed, the others not
+    # progressive early stopping, checked every step: a dominant op on edge 3 gets fixed by the
+    # next step (no epoch end needed), the others not
+    algo.a_opt = torch.optim.Adam([algo.alphas], lr=1e-3)
     with torch.no_grad():
         algo.alphas.zero_()
         algo.alphas[3, 4] = 5.0  # p ≈ 0.99 among {none, skip, pool}
-    algo.end_epoch()
+    algo.step(x_w, y_w, x_a, y_a)
     assert algo.fixed.tolist() == [False, False, False, True, False, False]
     assert int(algo.fixed_op[3]) == 4
     assert algo.derive_mask().ops_on(3) == (4,)

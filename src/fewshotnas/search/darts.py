@@ -9,6 +9,9 @@ virtual SGD step of the weights, w' = w − ξ(μ·m + ∇_w L_train(w, α) + λ
 
 the mixed second derivative times a vector by central finite differences:
 (∇_α L_train(w⁺, α) − ∇_α L_train(w⁻, α)) / 2ε, w± = w ± ε·v, ε = 0.01/‖v‖.
+The two gradients of that difference run in float32 even where the step runs
+under bf16 autocast (CUDA): in bf16 the difference quotient is mostly rounding
+error (measured ≈ 90 % off a float64 computation, float32 ≈ 1 %).
 The result is written into the alphas' gradient before the Adam step.
 """
 
@@ -69,10 +72,11 @@ class Darts1st:
         (DARTS: the softmax; SNAS overrides it with a Gumbel-softmax sample)."""
         return self.probabilities()
 
-    def alpha_grad(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def alpha_grad(self, x: torch.Tensor, y: torch.Tensor, full_precision: bool = False) -> torch.Tensor:
         """(6, 5) gradient of the cross-entropy on (x, y) w.r.t. the alphas only: the
-        weight-gradient kernels are skipped."""
-        with autocast(self.device):
+        weight-gradient kernels are skipped. ``full_precision``: autocast off (the weights' dtype)."""
+        precision = torch.autocast(self.device.type, enabled=False) if full_precision else autocast(self.device)
+        with precision:
             loss = cross_entropy(self.net(x, self.relaxed_weights(), self.mask), y)
         return torch.autograd.grad(loss, [self.alphas])[0]
 
@@ -143,22 +147,32 @@ class Darts2nd(Darts1st):
         val_grads = torch.autograd.grad(val_loss, [self.alphas, *params], allow_unused=True)
         d_alpha = val_grads[0]
         v = [torch.zeros_like(p) if g is None else g for p, g in zip(params, val_grads[1:])]
-        eps = self.fd_scale / torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in v])).clamp_min(
-            1e-12)
-        with torch.no_grad():  # w⁺ = w + εv
-            for p, w, g in zip(params, saved, v):
-                p.copy_(w + eps * g)
-        grad_plus = self.alpha_grad(x_w, y_w)
-        with torch.no_grad():  # w⁻ = w − εv
-            for p, w, g in zip(params, saved, v):
-                p.copy_(w - eps * g)
-        grad_minus = self.alpha_grad(x_w, y_w)
+        hvp = self.mixed_hvp(x_w, y_w, params, saved, v)
         with torch.no_grad():
-            for p, w in zip(params, saved):
-                p.copy_(w)
             for b, kept in zip(self.net.buffers(), buffers):
                 b.copy_(kept)
-        return d_alpha - xi * (grad_plus - grad_minus) / (2 * eps)
+        return d_alpha - xi * hvp
+
+    def mixed_hvp(self, x: torch.Tensor, y: torch.Tensor, params: list[torch.Tensor], at: list[torch.Tensor],
+                  v: list[torch.Tensor]) -> torch.Tensor:
+        """(6, 5) ∇²_{α,w} L(w, α) · v at weights ``at`` (one tensor per ``params``) by central
+        differences with ε = fd_scale / ‖v‖, in float32 whatever autocast the caller runs
+        under. The parameters are left at ``at``; BN buffers are not restored here."""
+        with torch.autocast(self.device.type, enabled=False):  # ε too: a bf16 norm moves the step
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in v]))
+            eps = self.fd_scale / norm.clamp_min(1e-12)
+            with torch.no_grad():  # w⁺ = w + εv
+                for p, w, g in zip(params, at, v):
+                    p.copy_(w + eps * g)
+            grad_plus = self.alpha_grad(x, y, full_precision=True)
+            with torch.no_grad():  # w⁻ = w − εv
+                for p, w, g in zip(params, at, v):
+                    p.copy_(w - eps * g)
+            grad_minus = self.alpha_grad(x, y, full_precision=True)
+            with torch.no_grad():
+                for p, w in zip(params, at):
+                    p.copy_(w)
+        return (grad_plus - grad_minus) / (2 * eps)
 
     def arch_step(self, x_a, y_a, x_w, y_w) -> None:
         self.alphas.grad = self.hypergradient(x_a, y_a, x_w, y_w)

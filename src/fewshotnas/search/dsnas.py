@@ -6,9 +6,10 @@ Estimator: with p = softmax(α) over the allowed ops and s the sampled op of an 
 ∂L/∂α = (∂L/∂z_s) · ∇_α log p_s = (∂L/∂z_s) · (onehot(s) − p), where z is the one-hot
 sample multiplying the ops' outputs (its value is 1, so the forward is the path's).
 
-Early stopping: after each epoch, an edge whose top-two probability gap p₁ − p₂ reaches the
-threshold is fixed to its best op; sampling, derivation and evaluation then use that op only,
-and the run continues on the remaining edges.
+Early stopping: after every architecture step (as DSNAS checks it), an edge whose top-two
+probability gap p₁ − p₂ reaches the threshold is fixed to its best op; sampling, derivation and
+evaluation then use that op only, and the run continues on the remaining edges. The check is
+tensor arithmetic (no host sync); the count of fixed edges is logged once per epoch.
 
 A sampled path decides which kernels run, so the six sampled indices are read back to the
 host once per step (one small sync; unavoidable for single-path training).
@@ -80,14 +81,19 @@ class Dsnas(Darts1st):
         credit = dz.gather(1, ops[:, None])  # ∂L/∂z_s per edge, (6, 1); 0 for `none`, whose output is 0
         self.alphas.grad = credit * (onehot - probs)
         self.a_opt.step()
+        self.fix_edges()
         return self.weight_step(x_w, y_w, weights=onehot, run_mask=path)
 
+    def fix_edges(self) -> None:
+        """Fix every free edge whose top-two probability gap reaches the threshold to its best
+        op (in place, on the device; an edge with one allowed op has gap 1)."""
+        with torch.no_grad():
+            top = self.probabilities().topk(2, dim=-1).values
+            newly = (top[:, 0] - top[:, 1] >= self.threshold) & ~self.fixed
+            self.fixed_op.copy_(torch.where(newly, self.best_ops(), self.fixed_op))
+            self.fixed |= newly
+
     def end_epoch(self) -> float:
-        probs = self.probabilities().detach()
-        top = probs.topk(2, dim=-1).values
-        newly = (top[:, 0] - top[:, 1] >= self.threshold) & ~self.fixed
-        self.fixed_op = torch.where(newly, self.best_ops(), self.fixed_op)
-        self.fixed |= newly
         log.info("DSNAS: %d of %d edges fixed", int(self.fixed.sum()), len(self.fixed))
         return super().end_epoch()
 
