@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from fewshotnas.analysis.distributions import leaf_distribution
+from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order
 from fewshotnas.analysis.plots import plot_distributions, plot_leaf_epochs
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown, to_markdown
 from fewshotnas.bench.lookup import LOOKUP_COLUMNS
@@ -32,7 +33,9 @@ def test_best_over_leaves():
     bench = summary[summary.selection == "benchmark"].set_index("method")
     # best leaf is leaf 1 (85 + seed) at the final epoch; mean over seeds 0 and 1
     assert bench.loc["random", "test_acc_mean"] == pytest.approx(85.5)
-    assert bench.loc["random", "test_acc_std"] == pytest.approx(0.5)
+    assert bench.loc["random", "test_acc_std"] == pytest.approx(np.std([85, 86], ddof=1))  # sample std
+    one_seed = best_over_leaves(fake_lookup().query("seed == 0"))
+    assert one_seed["test_acc_std"].isna().all() and (one_seed["num_seeds"] == 1).all()
     assert bench.loc["synflow", "test_acc_mean"] == pytest.approx(86.5)
     assert bench.loc["nosplit", "num_leaves"] == 1
     val = summary[summary.selection == "val_acc"].set_index("method")
@@ -44,11 +47,24 @@ def test_markdown_layout():
     summary = best_over_leaves(fake_lookup())
     md = to_markdown(summary)
     lines = md.splitlines()
-    assert "darts1" in lines[0]
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["nosplit", "random", "synflow"]
-    assert "85.50 ± 0.50" in md
+    assert "DARTS-1st (2 seeds)" in lines[0] and "darts1" not in md
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["no splitting", "random", "synflow"]
+    assert "85.50 ± 0.71" in md
+    assert "| 80.00 " in to_markdown(best_over_leaves(fake_lookup().query("seed == 0")))  # two decimals kept
+    assert "± " not in to_markdown(best_over_leaves(fake_lookup().query("seed == 0")))
     page = report_markdown(summary)
     assert "cifar10" in page and "fashion_mnist" in page
+
+
+def test_papers_order_and_labels():
+    methods = ["params", "lr", "zeta", "ntk", "gradnorm", "synflow", "snip", "grasp", "jacobcov", "random",
+               "gradientmatching", "nosplit"]
+    assert method_order(methods) == ["nosplit", "random", "gradientmatching", "gradnorm", "jacobcov", "snip", "grasp",
+                                     "synflow", "ntk", "lr", "params", "zeta"]
+    assert [method_label(m) for m in ("nosplit", "lr", "params", "snip")] == ["no splitting", "#lr", "#params", "snip"]
+    assert algorithm_order(["dsnas", "snas", "darts2", "darts1"]) == ["darts1", "darts2", "snas", "dsnas"]
+    assert [algorithm_label(a) for a in ("darts1", "darts2", "snas", "dsnas")] == ["DARTS-1st", "DARTS-2nd", "SNAS",
+                                                                                   "DSNAS"]
 
 
 def test_leaf_distribution_and_figures(nb201, tmp_path):

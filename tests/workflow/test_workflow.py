@@ -71,7 +71,7 @@ def test_outputs_exist_and_read(finished_run):
     assert (table.loc[table.method != "nosplit", "num_leaves"] == 4).all()
     md = (res / "tables" / "fashion_mnist.md").read_text()
     assert "cifar10" in md and "gradientmatching" in md and "±" in md
-    assert md.index("darts1") < md.index("snas")
+    assert md.index("DARTS-1st") < md.index("SNAS") and "no splitting" in md
     snas = table[(table.algorithm == "snas")]
     assert (snas["num_seeds"] == 2).all() and (table.loc[table.algorithm == "darts1", "num_seeds"] == 1).all()
     dist = pd.read_parquet(res / "split" / "fashion_mnist" / "split_distance.parquet")

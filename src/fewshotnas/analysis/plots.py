@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from fewshotnas.analysis.tables import method_order  # noqa: E402
+from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order  # noqa: E402
 from fewshotnas.train.checkpoint import atomic_path, replace_atomic  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
         sns.histplot(sub, x="test_acc", hue="leaf", hue_order=leaves, palette=palette, bins=60, element="step",
                      fill=False, ax=ax, legend=True)
         ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
-               title=f"{method}: all architectures per leaf (whole space in grey)")
+               title=f"{method_label(method)}: all architectures per leaf (whole space in grey)")
         ax = axes[row, 1]
         top = sub[sub["top"]]
         counts = top.groupby("leaf").size().reindex(leaves, fill_value=0)
@@ -57,7 +57,7 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
         sns.histplot(labelled, x="test_acc", hue="leaf", hue_order=label_order,
                      palette=dict(zip(label_order, palette.values())), bins=20, multiple="stack", ax=ax)
         ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
-               title=f"{method}: the top 1 % of the space ({len(top)} architectures) per leaf")
+               title=f"{method_label(method)}: the top 1 % of the space ({len(top)} architectures) per leaf")
     fig.suptitle(f"Leaf distributions — searched on {dataset}, accuracies from NB201 {bench_dataset}")
     fig.tight_layout()
     save_figure(fig, path)
@@ -68,7 +68,7 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     architecture per epoch; red dots mark the leaf with the best supernet validation accuracy."""
     first = lookup[lookup["seed"] == lookup["seed"].min()]
     panels = [(m, a) for m in method_order(list(first["method"].unique()))
-              for a in sorted(first["algorithm"].unique())]
+              for a in algorithm_order(list(first["algorithm"].unique()))]
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
@@ -81,7 +81,8 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
                      legend=False)
         best = sub.loc[sub.groupby("epoch")["val_acc"].idxmax()]
         ax.scatter(best["epoch"], best["test_acc"], color="red", s=40, zorder=5)
-        ax.set(xlabel="search epoch", ylabel=f"NB201 {bench_dataset} test acc (%)", title=f"{method} / {algo}")
+        ax.set(xlabel="search epoch", ylabel=f"NB201 {bench_dataset} test acc (%)",
+               title=f"{method_label(method)} / {algorithm_label(algo)}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
@@ -98,7 +99,8 @@ def plot_split_distance(table: pd.DataFrame, *, dataset: str, path: str | Path) 
     """Split distance per method (cf. Fig. 1–2 of the zero-cost few-shot paper). Top: internal
     and external distance over all levels, a dot per seed and the mean ± std over seeds;
     bottom: the same per depth level (pairs of splits of one level only)."""
-    methods = method_order(list(table["method"].unique()))
+    methods = [method_label(m) for m in method_order(list(table["method"].unique()))]
+    table = table.assign(method=table["method"].map(method_label))
     seeds = table["seed"].nunique()
     levels = sorted(str(v) for v in table.loc[table["level"] > 0, "level"].unique())
     level_colors = dict(zip(levels, sns.color_palette("tab10", len(levels))))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order
 
 SUMMARY_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string",
@@ -20,7 +21,8 @@ def final_epoch(lookup: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
-    """Summary per (dataset, method, algorithm), mean ± std over seeds, for two selections:
+    """Summary per (dataset, method, algorithm), mean and sample standard deviation (ddof 1;
+    NaN with one seed) over seeds, for two selections:
 
     * ``benchmark``: the final-epoch architecture with the highest benchmark accuracy
       across leaves (the paper's Tables 1–3: the potential of the split);
@@ -38,28 +40,14 @@ def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
     group = ["dataset", "bench_dataset", "method", "algorithm", "selection"]
     summary = per_seed.groupby(group, observed=True).agg(
         num_seeds=("seed", "nunique"), test_acc_mean=("test_acc", "mean"),
-        test_acc_std=("test_acc", lambda s: float(np.std(s, ddof=0))), num_leaves=("num_leaves", "max"),
+        test_acc_std=("test_acc", lambda s: float(s.std(ddof=1))), num_leaves=("num_leaves", "max"),
     ).reset_index()
     return summary[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS)
 
 
-def method_order(methods: list[str]) -> list[str]:
-    """The paper's row order: no splitting, random, then metrics alphabetically."""
-    head = [m for m in ("nosplit", "random") if m in methods]
-    return head + sorted(m for m in methods if m not in head)
-
-
-ALGORITHM_ORDER = ("darts1", "darts2", "snas", "dsnas")
-
-
-def algorithm_order(algorithms: list[str]) -> list[str]:
-    """The paper's column order: DARTS 1st, DARTS 2nd, SNAS, DSNAS (others after, sorted)."""
-    known = [a for a in ALGORITHM_ORDER if a in algorithms]
-    return known + sorted(a for a in algorithms if a not in known)
-
-
 def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
-    """Rows = methods, columns = algorithms, cells 'mean ± std' (std shown with >1 seed)."""
+    """Rows = methods, columns = algorithms, in the papers' order and labels; cells 'mean ± std'
+    (sample std, shown with > 1 seed); each column header states its number of seeds."""
     sub = summary[summary["selection"] == selection]
     if sub.empty:
         return "(no results)\n"
@@ -67,8 +55,15 @@ def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
                      axis=1)
     wide = sub.assign(cell=cell).pivot(index="method", columns="algorithm", values="cell")
     wide = wide.reindex(method_order(list(wide.index)))[algorithm_order(list(wide.columns))]
+    seeds = sub.groupby("algorithm", observed=True)["num_seeds"].max()
+    wide.columns = [f"{algorithm_label(a)} ({_seeds(int(seeds[a]))})" for a in wide.columns]
+    wide.index = [method_label(m) for m in wide.index]
     wide.index.name = "method"
-    return wide.to_markdown() + "\n"
+    return wide.to_markdown(disable_numparse=True) + "\n"
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed{'s' if n != 1 else ''}"
 
 
 def report_markdown(summary: pd.DataFrame) -> str:
@@ -79,7 +74,8 @@ def report_markdown(summary: pd.DataFrame) -> str:
     lines = [
         f"# Results on {dataset}",
         "",
-        f"NAS-Bench-201 test accuracy (%) on **{bench}**{via}, final epoch, mean ± std over search seeds.",
+        f"NAS-Bench-201 test accuracy (%) on **{bench}**{via}, final epoch, mean ± sample standard deviation "
+        "over search seeds (the number of seeds is in each column's header).",
         "",
         "## Best architecture across leaves (chosen by the benchmark)",
         "",
