@@ -64,7 +64,7 @@ def score_command(args: argparse.Namespace) -> None:
     else:
         from fewshotnas.data import prepare_data
         from fewshotnas.data.datasets import DEBIAN_FASHION_MNIST
-        from fewshotnas.split.policy import metric_batches
+        from fewshotnas.split.level import metric_batches
 
         root = args.root or (DEBIAN_FASHION_MNIST if args.dataset == "fashion_mnist" else f"data/{args.dataset}")
         need = 2 * args.batches * args.batch_size  # the weight half of the subset gives the batches

@@ -104,3 +104,14 @@ def test_score_cli_errors(capsys, args, message):
     assert main(["score", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fewshotnas: error:") and message in err
+
+
+def test_score_cli_lr_tells_architectures_apart(capsys):
+    """#lr on 40 spread-out architectures (synthetic batches): many distinct counts, none
+    above the samples counted."""
+    archs = [str(i) for i in range(0, 15625, 390)][:40]
+    assert main(["score", "--metric", "lr", "--channels", "1", "--cells", "1", "--option", "samples=600",
+                 "--option", "repeat=1", *archs]) == 0
+    scores = [json.loads(line)["score"] for line in capsys.readouterr().out.splitlines()]
+    assert len(scores) == 40 and all(1 <= s <= 600 for s in scores)
+    assert len(set(scores)) >= 15

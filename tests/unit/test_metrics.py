@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad
 
-from fewshotnas.metrics import MetricContext, distance, get_metric, metric_names
+from fewshotnas.metrics import MetricContext, get_metric, metric_names, similarity_matrix
+from fewshotnas.metrics.linear_regions import ThinCellNet, count_patterns, random_crops
 from fewshotnas.space import OpMask, build_network, count_parameters
 from fewshotnas.space.supernet import Cell
 from fewshotnas.split import SplitConfig, leaf_masks, root_node, split_level, tree_to_frame
@@ -100,12 +101,15 @@ def test_params_counts_only_enabled_ops(net, ctx):
     assert get_metric("params").fn(net, OpMask.full(), ctx) == count_parameters(net)
 
 
-def test_distances():
-    assert distance("scalar", 3.0, 5.5) == 2.5
+def test_similarities():
+    snip, gm = get_metric("snip"), get_metric("gradientmatching")
+    assert snip.similarity(3.0, 5.5, {}) == -2.5
+    assert snip.similarity(3.0, 3.0, {}) == 0.0
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0])
-    assert distance("vector", a, b) == pytest.approx(1 - 2**-0.5)
-    assert distance("vector", a, a) == pytest.approx(0.0)
-    assert distance("vector", a, -a) == pytest.approx(2.0)
+    assert gm.similarity(a, b, {}) == pytest.approx(2**-0.5)
+    assert gm.similarity(a, a, {}) == pytest.approx(1.0)
+    assert gm.similarity(a, -a, {}) == pytest.approx(-1.0)
+    assert gm.similarity(a, torch.zeros(2), {}) == 0.0
 
 
 @pytest.mark.parametrize("name", metric_names())
@@ -186,37 +190,66 @@ def test_ntk_matches_per_sample_backward_loop(net, ctx):
     assert got == pytest.approx(expected, rel=1e-5)
 
 
-def test_lr_counts_distinct_patterns(net):
-    """Three distinct images, each repeated: exactly three regions; and the count equals a
-    TE-NAS-style count (codes · (1 − codes)ᵀ) from a global hook."""
-    g = torch.Generator().manual_seed(3)
-    base = torch.randn(3, 2, 8, 8, generator=g)
-    x = base.repeat(4, 1, 1, 1)
-    ctx = MetricContext([(x, torch.zeros(12, dtype=torch.long))], 0, torch.device("cpu"), {})
-    assert get_metric("lr").fn(net, MASK, ctx) == 3.0
-    x = torch.randn(16, 2, 8, 8, generator=g)
+def tenas_count(net, mask, inputs):
+    """TE-NAS's count, written its way: a global ReLU hook, sign codes, and
+    Σ_i 1 / #{j : code_j = code_i} from codes · (1 − codes)ᵀ."""
     codes = []
 
     def hook(module, _inp, out):
         if isinstance(module, nn.ReLU):
-            codes.append((out.detach().reshape(len(x), -1) > 0).double())
+            codes.append(torch.sign(out.detach()).reshape(len(out), -1).double())
 
+    rows = []
     handle = torch.nn.modules.module.register_module_forward_hook(hook)
     try:
         with torch.no_grad():
-            net(x, mask=MASK)
+            for x in inputs:
+                codes.clear()
+                net(x, mask)
+                rows.append(torch.cat(codes, dim=1))
     finally:
         handle.remove()
-    c = torch.cat(codes, dim=1)
-    differ = c @ (1 - c).T + (1 - c) @ c.T  # number of units where two samples disagree
-    expected = float((1.0 / (differ == 0).sum(1).double()).sum())
-    ctx = MetricContext([(x, torch.zeros(16, dtype=torch.long))], 0, torch.device("cpu"), {})
-    assert get_metric("lr").fn(net, MASK, ctx) == pytest.approx(expected)
-    small = get_metric("lr").fn(net, MASK, MetricContext(ctx.batches, 0, ctx.device, {"image_size": 4}))
-    assert 1 <= small <= 16
+    c = torch.cat(rows)
+    differ = c @ (1 - c).T + (1 - c) @ c.T  # units where two samples disagree
+    return float((1.0 / (differ == 0).sum(1).double()).sum())
 
 
-def test_gradientmatching_per_filter_distance(net, ctx):
+def test_lr_follows_tenas(ctx):
+    """The metric = mean over seeded thin networks of TE-NAS's count on seeded 3×3 crops;
+    duplicated samples add no region; different candidates count differently."""
+    opts = {"samples": 300, "repeat": 2}
+    lr_ctx = MetricContext(ctx.batches, 0, ctx.device, opts, seed=4)
+    got = get_metric("lr").fn(None, MASK, lr_ctx)
+    crops = random_crops(torch.cat([x for x, _ in ctx.batches]), 300, 3, torch.Generator().manual_seed(4))
+    expected = []
+    for r in range(2):
+        torch.manual_seed(4 * 101 + r)
+        thin = ThinCellNet(1).train()
+        expected.append(tenas_count(thin, MASK, [crops]))
+    assert got == pytest.approx(np.mean(expected))
+    assert 1 <= got < 300  # samples share regions: the count measures something
+    assert count_patterns(thin, MASK, [crops]) == tenas_count(thin, MASK, [crops])
+    assert count_patterns(thin, MASK, [crops[:50].repeat(3, 1, 1, 1)]) == count_patterns(thin, MASK, [crops[:50]])
+    assert get_metric("lr").fn(None, MASK, lr_ctx) == got  # seeded
+    edge0 = [get_metric("lr").fn(None, OpMask.full().restrict(0, [o]), lr_ctx) for o in range(5)]
+    assert len(set(edge0)) > 1  # the candidates are told apart (all five on the default data: docs/metrics.md)
+
+
+def test_lr_crops_are_windows_of_the_images():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(4, 3, 6, 5, generator=g)
+    crops = random_crops(images, 40, 3, torch.Generator().manual_seed(1))
+    assert crops.shape == (40, 1, 3, 3)
+    windows = images.unfold(2, 3, 1).unfold(3, 3, 1).reshape(-1, 3, 3)  # every (image, channel, y, x)
+    for crop in crops[:, 0]:
+        assert (windows - crop).abs().flatten(1).max(1).values.min() == 0
+    with pytest.raises(ValueError, match="larger than"):
+        random_crops(images, 2, 7, g)
+    with pytest.raises(ValueError, match="must be ≥ 1"):
+        get_metric("lr").fn(None, MASK, MetricContext([(images, None)], 0, torch.device("cpu"), {"samples": 0}))
+
+
+def test_gradientmatching_per_filter_similarity(net, ctx):
     spec = get_metric("gradientmatching")
     opts = {"per_filter": True}
     a = spec.fn(net, OpMask.full().restrict(0, [2]), MetricContext(ctx.batches, 0, ctx.device, opts))
@@ -228,9 +261,9 @@ def test_gradientmatching_per_filter_distance(net, ctx):
     for ta, tb in zip(a, b):
         for ra, rb in zip(ta.numpy(), tb.numpy()):
             na, nb = np.linalg.norm(ra), np.linalg.norm(rb)
-            per_row.append(1.0 - (ra @ rb / (na * nb) if na > 0 and nb > 0 else 0.0))
-    assert spec.distance(a, b, opts) == pytest.approx(float(np.mean(per_row)), rel=1e-9)
-    assert spec.distance(a, a, opts) == pytest.approx(0.0, abs=1e-9)
+            per_row.append(ra @ rb / (na * nb) if na > 0 and nb > 0 else 0.0)
+    assert spec.similarity(a, b, opts) == pytest.approx(float(np.mean(per_row)), rel=1e-9)
+    assert spec.similarity(a, a, opts) == pytest.approx(1.0, abs=1e-9)
     with pytest.raises(ValueError, match="has no option"):
         spec.check_options({"per_layer": True})
 
@@ -243,7 +276,6 @@ def test_no_path_cell_is_degenerate():
     and ntk; the split rule groups such candidates together, apart from the rest."""
     from fewshotnas.metrics.registry import is_finite
     from fewshotnas.space import genotype_from_str
-    from fewshotnas.split.policy import distance_matrix
 
     arch = genotype_from_str(NO_PATH)
     net = build_network(arch, channels=3, cells_per_stage=1, num_classes=4, in_channels=2).train()
@@ -253,9 +285,14 @@ def test_no_path_cell_is_degenerate():
     mask = OpMask.from_genotype(arch)
     assert not is_finite(get_metric("jacobcov").fn(net, mask, ctx))
     assert not is_finite(get_metric("ntk").fn(net, mask, ctx))
-    dist = distance_matrix(get_metric("snip"), [1.0, float("nan"), 3.0, float("inf")], {})
-    np.testing.assert_allclose(dist, [[0, 4, 2, 4], [4, 0, 4, 0], [2, 4, 0, 4], [4, 0, 4, 0]])
+    sim = similarity_matrix(get_metric("snip"), [1.0, float("nan"), 3.0, float("inf")], {})
+    # one finite pair (−2): spread 1, far = 4² · 1, degenerate pairs at −2 + 16, mixed pairs at −2 − 16
+    np.testing.assert_allclose(sim, [[0, -18, -2, -18], [-18, 0, -18, 14], [-2, -18, 0, -18], [-18, 14, -18, 0]])
     from fewshotnas.split import min_cut
 
-    assert min_cut(dist, 2).groups == ((0, 2), (1, 3))
-    assert (distance_matrix(get_metric("snip"), [float("nan")] * 3, {}) == 0).all()
+    assert min_cut(sim, 2).groups == ((0, 2), (1, 3))
+    sim = similarity_matrix(get_metric("snip"), [1.0, float("nan"), 3.0, 2.5], {})
+    assert sim[0, 1] < min(sim[0, 2], sim[0, 3], sim[2, 3])  # degenerate: less alike than any finite pair
+    assert min_cut(sim, 2).groups == ((0, 2, 3), (1,))
+    all_bad = similarity_matrix(get_metric("snip"), [float("nan")] * 3, {})
+    assert (all_bad[~np.eye(3, dtype=bool)] == 9).all()

@@ -9,7 +9,15 @@ import torch
 
 from fewshotnas.data import prepare_data
 from fewshotnas.space import NUM_ARCHS, OpMask, build_network
-from fewshotnas.split import SplitConfig, leaf_masks, root_node, split_level, tree_from_frame, tree_to_frame
+from fewshotnas.split import (
+    SplitConfig,
+    leaf_masks,
+    root_node,
+    scoring_network,
+    split_level,
+    tree_from_frame,
+    tree_to_frame,
+)
 
 
 def grow(method, cfg, seed=0, net=None, data=None):
@@ -55,9 +63,15 @@ def test_metric_split_scores_and_tree(fmnist_root):
     tree, scores = grow("synflow", cfg, net=net, data=data)
     level1 = scores[0]
     assert len(level1) == 5 and set(level1["group"]) == {0, 1}
-    dist = level1[[c for c in level1.columns if c.startswith("dist_")]].to_numpy()
-    np.testing.assert_allclose(dist, dist.T)
-    np.testing.assert_allclose(dist, np.abs(level1["score"].to_numpy()[:, None] - level1["score"].to_numpy()[None]))
+    sim = level1[[c for c in level1.columns if c.startswith("sim_")]].to_numpy()
+    np.testing.assert_allclose(sim, sim.T)
+    assert np.isnan(np.diag(sim)).all()  # a candidate is no pair with itself
+    off = ~np.eye(5, dtype=bool)
+    values = level1["score"].to_numpy()
+    np.testing.assert_allclose(sim[off], -np.abs(values[:, None] - values[None])[off])
+    groups = level1["group"].to_numpy()
+    cross = sum(sim[i, j] for i in range(5) for j in range(i + 1, 5) if groups[i] != groups[j])
+    assert level1["cut_value"].iloc[0] == pytest.approx(cross)
     assert len(scores[1]) == sum(len(OpMask.from_bits(m).ops_on(1)) for m in tree[tree.level == 1]["mask"])
     # the chosen cut separates the metric's extremes
     lo, hi = level1["score"].idxmin(), level1["score"].idxmax()
@@ -87,7 +101,7 @@ def small(fmnist_root):
     return net, data
 
 
-def test_cutcost_picks_the_edge_with_the_largest_cut(small):
+def test_cutcost_picks_the_edge_with_the_least_cross_similarity(small):
     net, data = small
     cfg = SplitConfig(depth=2, branching=2, edges=[0, 1, 2, 3], edge_choice="cutcost", metric_batches=1,
                       batch_size=16)
@@ -96,9 +110,9 @@ def test_cutcost_picks_the_edge_with_the_largest_cut(small):
     assert set(level1["edge"]) == {0, 1, 2, 3}  # every candidate edge is scored
     cuts = level1.groupby("edge")["cut_value"].first()
     chosen = level1.loc[level1["chosen"], "edge"].unique()
-    assert list(chosen) == [int(cuts.idxmax())]
+    assert list(chosen) == [int(cuts.idxmin())]
     children = tree[tree.level == 1]
-    assert set(children["split_edge"]) == {int(cuts.idxmax())}
+    assert set(children["split_edge"]) == {int(cuts.idxmin())}
     # level 2 never re-splits the level-1 edge on the same path
     for node, group in scores[1].groupby("node"):
         parent_edge = int(children.loc[children.node == node, "split_edge"].iloc[0])
@@ -145,12 +159,36 @@ def test_init_weights_and_warmup(small):
     assert not np.allclose(no_warm.scores["score"], level2.scores["score"])
 
 
+def test_init_weights_follow_the_split_seed(small):
+    """``weights: init``: the split seed draws the scored weights: same seed, same weights (and
+    scores); another seed, other weights; torch's global random state is left alone."""
+    _, data = small
+    cfg = SplitConfig(depth=1, weights="init", metric_batches=1, batch_size=16)
+    network = {"channels": 2, "cells_per_stage": 1}
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = scoring_network(cfg, 1, data, network, None, "cpu")
+    b = scoring_network(cfg, 1, data, network, None, "cpu")
+    c = scoring_network(cfg, 2, data, network, None, "cpu")
+    assert torch.equal(torch.rand(1), expected_next)  # the global stream is untouched
+    for key, value in a.state_dict().items():
+        torch.testing.assert_close(value, b.state_dict()[key], rtol=0, atol=0)
+    assert any(not torch.equal(v, c.state_dict()[k]) for k, v in a.state_dict().items() if v.is_floating_point())
+    root = tree_to_frame([root_node()])
+    score_a = split_level(root, 1, "snip", cfg, 1, net=a, data=data).scores
+    score_b = split_level(root, 1, "snip", cfg, 1, net=b, data=data).scores
+    pd.testing.assert_frame_equal(score_a, score_b)
+    with pytest.raises(ValueError, match="no supernet checkpoint"):
+        scoring_network(SplitConfig(depth=1), 1, data, network, None, "cpu")
+
+
 @pytest.mark.parametrize("bad, match", [(dict(policy="greedy"), "unknown split policy"),
                                         (dict(edge_choice="best"), "unknown split edge_choice"),
                                         (dict(weights="pretrained"), "unknown split weights"),
                                         (dict(warmup_epochs=-1), "warmup_epochs"),
                                         (dict(metric_options={"nope": {}}), "unknown metric"),
-                                        (dict(metric_options={"lr": {"size": 3}}), "has no option")])
+                                        (dict(metric_options={"lr": {"image_size": 3}}), "has no option")])
 def test_split_config_errors_name_the_key(bad, match):
     with pytest.raises(ValueError, match=match):
         SplitConfig(**bad)

@@ -3,7 +3,7 @@ import hashlib
 import sys
 
 sys.path.insert(0, str(SRC))
-from fewshotnas.split.policy import SplitConfig  # noqa: E402
+from fewshotnas.split.config import SplitConfig  # noqa: E402
 
 R = f"results/{config['experiment']}"
 SPLIT_METHODS = list(config["split"]["methods"])

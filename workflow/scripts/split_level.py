@@ -1,13 +1,11 @@
 """Adapter: rule split_level → fewshotnas.split.split_level."""
 import pandas as pd
-import torch
 
 from fewshotnas.data import load_prepared
 from fewshotnas.io import setup_logging, write_parquet_atomic
-from fewshotnas.split import SplitConfig, root_node, split_level, tree_to_frame
+from fewshotnas.split import SplitConfig, root_node, scoring_network, split_level, tree_to_frame
 from fewshotnas.train.checkpoint import load_checked, save_atomic
 from fewshotnas.train.device import configure_torch, resolve_device
-from fewshotnas.train.loop import load_supernet, new_network
 
 WARM_FORMAT = 1
 
@@ -22,11 +20,7 @@ net = data = None
 inherited = {}
 if snakemake.wildcards.method != "random":
     data = load_prepared(snakemake.input.data)
-    if config.weights == "trained":
-        net = load_supernet(snakemake.input.supernet, device)
-    else:  # fresh weights, the same at every level of one seed's tree
-        torch.manual_seed(seed)
-        net = new_network(data, snakemake.params.network).to(device)
+    net = scoring_network(config, seed, data, snakemake.params.network, snakemake.input.get("supernet"), device)
     if hasattr(snakemake.input, "warm"):
         inherited = load_checked(snakemake.input.warm, kind="warm-up weights", format_version=WARM_FORMAT)["states"]
 result = split_level(parent, level, snakemake.wildcards.method, config, seed=seed, net=net, data=data, device=device,

@@ -1,5 +1,20 @@
-"""Splitting metrics behind one registry (see :mod:`fewshotnas.metrics.registry`)."""
+"""Splitting metrics behind one registry (see :mod:`fewshotnas.metrics.registry`).
 
-from fewshotnas.metrics.registry import METRICS, MetricContext, distance, get_metric, metric_names
+Importing this package registers every metric: the registry is a leaf module that
+imports none of them."""
 
-__all__ = ["METRICS", "MetricContext", "distance", "get_metric", "metric_names"]
+from fewshotnas.metrics import (  # noqa: F401  (each module registers its metric)
+    gradientmatching,
+    gradnorm,
+    grasp,
+    jacobcov,
+    linear_regions,
+    ntk,
+    params,
+    snip,
+    synflow,
+)
+from fewshotnas.metrics.registry import METRICS, MetricContext, MetricSpec, get_metric, metric_names
+from fewshotnas.metrics.similarity import similarity_matrix
+
+__all__ = ["METRICS", "MetricContext", "MetricSpec", "get_metric", "metric_names", "similarity_matrix"]

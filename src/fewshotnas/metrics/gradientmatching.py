@@ -5,24 +5,26 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from fewshotnas.metrics.registry import MetricContext, Score, distance, register_metric
+from fewshotnas.metrics.registry import MetricContext, Score, cosine_similarity, register_metric
 from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network, cell_parameters
 
 
-def per_filter_distance(a: Score, b: Score, options: dict) -> float:
-    """Mean over all filters (rows) of 1 − cos between two per-filter gradients; a zero
-    filter has cosine 0. Flat vectors fall back to 1 − cos of the whole vector.
+def gradient_similarity(a: Score, b: Score, options: dict) -> float:
+    """Cosine similarity of two gradients (GM-NAS eq. 2), in [−1, 1]: of the whole vectors, or
+    for per-filter gradients the mean over all filters (rows) of their cosines (a zero filter
+    has cosine 0).
 
     GM-NAS sums over filters; the mean differs by a constant factor (the number of shared
-    filters, the same for every candidate), so the min-cut picks the same partition."""
+    filters, the same for every candidate and every partition), so the min-cut picks the same
+    partition."""
     if not isinstance(a, list):
-        return distance("vector", a, b)
+        return cosine_similarity(a, b, options)
     cos = torch.cat([F.cosine_similarity(x, y, dim=1, eps=1e-30) for x, y in zip(a, b)])
-    return float((1.0 - cos).mean())
+    return float(cos.mean())
 
 
-@register_metric("gradientmatching", kind="vector", distance_fn=per_filter_distance, options=("per_filter",))
+@register_metric("gradientmatching", kind="vector", similarity_fn=gradient_similarity, options=("per_filter",))
 def gradientmatching(net: Network, mask: OpMask, ctx: MetricContext) -> Score:
     """Mean cross-entropy gradient of the shared weights (all cell ops except those on the split
     edge) over the context's batches: one float64 vector, or with option ``per_filter`` one

@@ -54,7 +54,8 @@ def score_architectures(metric: str, archs: list[str], batches: list[Batch], set
         net = build_network(genotype, channels=setup.channels, cells_per_stage=setup.cells_per_stage,
                             num_classes=setup.num_classes, in_channels=setup.in_channels).to(device).train()
         t0 = time.perf_counter()
-        value = spec.fn(net, OpMask.from_genotype(genotype), MetricContext(batches, -1, device, options))
+        ctx = MetricContext(batches, -1, device, options, seed=setup.seed)
+        value = spec.fn(net, OpMask.from_genotype(genotype), ctx)
         finite = is_finite(value)
         yield dict(arch_str=genotype_to_str(genotype), metric=metric, score=float(value) if finite else None,
                    finite=finite, seconds=round(time.perf_counter() - t0, 4))

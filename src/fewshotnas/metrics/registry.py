@@ -1,13 +1,18 @@
 """The metric registry: one place that names every splitting metric.
 
 A metric scores the supernet restricted to a mask (a candidate sub-supernet
-with one op left on the target edge). ``kind`` says how two scores compare:
-``scalar`` → |f(a) − f(b)|, ``vector`` → 1 − cos(f(a), f(b)); a metric may bring
-its own ``distance`` (gradient matching's per-filter cosine).
+with one op left on the target edge). Each metric also says how similar two of
+its scores are: scalar metrics −|f(a) − f(b)| (the metric-splitting
+paper's eq. 2, as a similarity), vector metrics the cosine (GM-NAS eq. 2); a metric may bring its
+own (gradient matching's per-filter cosine). The split is the min-cut of that
+similarity (:mod:`fewshotnas.split.mincut`).
+
+This module imports no metric: ``fewshotnas.metrics`` imports every metric
+module, which registers itself here.
 
 Non-finite scores (NaN or ±inf, e.g. a candidate whose cells have no path from
 input to output, 341 of the 15,625 architectures) are *degenerate*; see
-:func:`fewshotnas.split.policy.distance_matrix` for how they are grouped.
+:func:`fewshotnas.metrics.similarity.similarity_matrix` for how they are grouped.
 """
 
 from __future__ import annotations
@@ -25,18 +30,37 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 @dataclass
 class MetricContext:
-    """What a metric may use: the data batches (x normalised (B, C, H, W), y (B,)),
-    the edge being split, and the device."""
+    """What a metric may use: the data batches (x normalised (B, C, H, W), y (B,)), the edge
+    being split (−1: none), the device, the metric's options and a seed for any randomness
+    of its own (the same for every candidate of one split, so candidates are comparable)."""
 
     batches: list[Batch]
     edge: int
     device: torch.device
     options: dict
+    seed: int = 0
 
 
 Score = "float | torch.Tensor | list[torch.Tensor]"
 MetricFn = Callable[[Network, OpMask, MetricContext], Score]
-DistanceFn = Callable[[Score, Score, dict], float]
+SimilarityFn = Callable[[Score, Score, dict], float]
+
+
+def scalar_similarity(a: Score, b: Score, options: dict) -> float:
+    """−|a − b| (≤ 0; 0 for equal scores): the similarity of two scalar scores."""
+    return -abs(float(a) - float(b))
+
+
+def cosine_similarity(a: Score, b: Score, options: dict) -> float:
+    """cos(a, b) of two flat vectors, in [−1, 1]; 0 when either is the zero vector."""
+    a_vec, b_vec = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    denom = a_vec.norm() * b_vec.norm()
+    if denom == 0:
+        return 0.0
+    return float(torch.dot(a_vec, b_vec) / denom)
+
+
+DEFAULT_SIMILARITY: dict[str, SimilarityFn] = {"scalar": scalar_similarity, "vector": cosine_similarity}
 
 
 @dataclass(frozen=True)
@@ -46,7 +70,7 @@ class MetricSpec:
     kind: Literal["scalar", "vector"]
     needs_data: bool
     doc: str
-    distance_fn: DistanceFn | None = None
+    similarity_fn: SimilarityFn
     options: tuple[str, ...] = ()
 
     def check_options(self, options: dict) -> None:
@@ -56,26 +80,25 @@ class MetricSpec:
             known = ", ".join(self.options) or "none"
             raise ValueError(f"metric {self.name!r} has no option(s) {sorted(unknown)}; known: {known}")
 
-    def distance(self, a: Score, b: Score, options: dict) -> float:
-        """Distance of two scores of this metric (``options``: the metric's options)."""
-        if self.distance_fn is not None:
-            return self.distance_fn(a, b, options)
-        return distance(self.kind, a, b)
+    def similarity(self, a: Score, b: Score, options: dict) -> float:
+        """Similarity of two finite scores of this metric (larger: more alike)."""
+        return self.similarity_fn(a, b, options)
 
 
 METRICS: dict[str, MetricSpec] = {}
 
 
 def register_metric(name: str, *, kind: Literal["scalar", "vector"] = "scalar", needs_data: bool = True,
-                    distance_fn: DistanceFn | None = None, options: tuple[str, ...] = ()):
-    """Decorator adding a metric function to :data:`METRICS` under ``name``;
-    ``options``: the option names it accepts (others are config errors)."""
+                    similarity_fn: SimilarityFn | None = None, options: tuple[str, ...] = ()):
+    """Decorator adding a metric function to :data:`METRICS` under ``name``; ``similarity_fn``
+    defaults to the kind's (scalar: −|Δ|, vector: cosine); ``options``: the option names it
+    accepts (others are config errors)."""
 
     def wrap(fn: MetricFn) -> MetricFn:
         if name in METRICS:
             raise ValueError(f"metric {name!r} registered twice")
         METRICS[name] = MetricSpec(name, fn, kind, needs_data, (fn.__doc__ or "").strip().splitlines()[0],
-                                   distance_fn, options)
+                                   similarity_fn or DEFAULT_SIMILARITY[kind], options)
         return fn
 
     return wrap
@@ -83,7 +106,6 @@ def register_metric(name: str, *, kind: Literal["scalar", "vector"] = "scalar", 
 
 def get_metric(name: str) -> MetricSpec:
     """The spec of metric ``name``; the error lists the known names."""
-    _load_all()
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
     return METRICS[name]
@@ -91,22 +113,7 @@ def get_metric(name: str) -> MetricSpec:
 
 def metric_names() -> list[str]:
     """Names of every registered metric, sorted."""
-    _load_all()
     return sorted(METRICS)
-
-
-def _load_all() -> None:
-    from fewshotnas.metrics import (  # noqa: F401
-        gradientmatching,
-        gradnorm,
-        grasp,
-        jacobcov,
-        linear_regions,
-        ntk,
-        params,
-        snip,
-        synflow,
-    )
 
 
 def is_finite(score: Score) -> bool:
@@ -121,14 +128,3 @@ def score_norm(score: Score) -> float:
     if isinstance(score, list):
         return float(torch.sqrt(sum(t.double().pow(2).sum() for t in score)))
     return float(torch.as_tensor(score, dtype=torch.float64).norm())
-
-
-def distance(kind: str, a: "float | torch.Tensor", b: "float | torch.Tensor") -> float:
-    """|a − b| for scalars; 1 − cos(a, b) for vectors (0 when either vector is zero)."""
-    if kind == "scalar":
-        return abs(float(a) - float(b))
-    a_vec, b_vec = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    denom = a_vec.norm() * b_vec.norm()
-    if denom == 0:
-        return 1.0
-    return float(1.0 - torch.dot(a_vec, b_vec) / denom)

@@ -1,4 +1,4 @@
-"""Split distance (Definition 1 of the zero-cost few-shot paper; DESIGN.md §4).
+"""Split distance (Definition 1 of the zero-cost few-shot paper).
 
 For two partitions A, B of the same op set O, with G_X(o) the other ops in o's group:
 

@@ -1,11 +1,15 @@
-"""Min-cut partition of a small set of operations from their distance matrix.
+"""Min-cut partition of a small set of operations from their similarity matrix.
 
 All set partitions of the n items into exactly B non-empty groups are
 enumerated (``more_itertools.set_partitions``; 15 for n=5, B=2). The chosen one
-maximises the total between-group distance — equivalently minimises the
-within-group distance, the min-cut of the similarity graph. ``balanced``
-restricts group sizes to ⌊n/B⌋..⌈n/B⌉ (GM-NAS). Ties go to the first partition
-in canonical order (groups sorted, partitions sorted).
+minimises the summed similarity of the pairs it separates (the metric-splitting
+paper's eq. 3, GM-NAS eq. 3): the min-cut of the similarity graph. ``balanced`` restricts
+group sizes to ⌊n/B⌋..⌈n/B⌉ (GM-NAS). Ties go to the first partition in
+canonical order (groups sorted, partitions sorted).
+
+Only the similarity itself is cut: turning a cosine into a distance 1 − cos and
+maximising the separated distance picks another partition whenever partitions
+separate different numbers of pairs (a 1|4 cut separates 4 pairs, a 2|3 cut 6).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ Partition = tuple[tuple[int, ...], ...]
 
 @dataclass(frozen=True)
 class Cut:
-    """A partition of item positions 0..n-1 and its between-group distance (``cut_value``)."""
+    """A partition of item positions 0..n-1, the summed similarity of the pairs it separates
+    (``cut_value``) and of the pairs it keeps together (``within_value``)."""
 
     groups: Partition
     cut_value: float
@@ -42,25 +47,27 @@ def canonical_partitions(n: int, groups: int, balanced: bool = False) -> list[Pa
     return sorted(out)
 
 
-def within_distance(dist: np.ndarray, partition: Partition) -> float:
-    """Σ of ``dist[i, j]`` over pairs i<j in the same group."""
-    return float(sum(dist[i, j] for g in partition for i, j in itertools.combinations(g, 2)))
+def within_sum(matrix: np.ndarray, partition: Partition) -> float:
+    """Σ of ``matrix[i, j]`` over pairs i<j in the same group."""
+    return float(sum(matrix[i, j] for g in partition for i, j in itertools.combinations(g, 2)))
 
 
-def min_cut(dist: np.ndarray, groups: int, balanced: bool = False) -> Cut:
-    """The partition of the rows of a symmetric n×n distance matrix that maximises the
-    between-group distance (ties: first in canonical order)."""
-    dist = np.asarray(dist, dtype=float)
-    n = dist.shape[0]
-    if dist.shape != (n, n):
-        raise ValueError(f"distance matrix must be square, got {dist.shape}")
-    if not np.all(np.isfinite(dist)):
-        raise ValueError("distance matrix holds NaN or inf; the metric failed on some sub-supernet")
-    total = float(np.triu(dist, 1).sum())
+def min_cut(similarity: np.ndarray, groups: int, balanced: bool = False) -> Cut:
+    """The partition of the rows of a symmetric n×n similarity matrix into ``groups`` non-empty
+    groups that minimises the summed similarity across groups (ties: first in canonical order).
+    The diagonal is ignored."""
+    sim = np.asarray(similarity, dtype=float)
+    n = sim.shape[0]
+    if sim.shape != (n, n):
+        raise ValueError(f"similarity matrix must be square, got {sim.shape}")
+    if not np.all(np.isfinite(sim)):
+        raise ValueError("similarity matrix holds NaN or inf; the metric failed on some sub-supernet")
+    total = float(np.triu(sim, 1).sum())
+    tolerance = 1e-12 * max(1.0, float(np.abs(np.triu(sim, 1)).sum()))
     best: Cut | None = None
     for part in canonical_partitions(n, groups, balanced):
-        within = within_distance(dist, part)
-        if best is None or within < best.within_value - 1e-12 * max(1.0, abs(total)):
-            best = Cut(part, total - within, within)
+        cross = total - within_sum(sim, part)
+        if best is None or cross < best.cut_value - tolerance:
+            best = Cut(part, cross, total - cross)
     assert best is not None
     return best

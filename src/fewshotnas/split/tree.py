@@ -31,7 +31,7 @@ TREE_COLUMNS = {
 @dataclass(frozen=True)
 class TreeNode:
     """A sub-supernet in the tree. ``split_edge``/``split_ops``: how its parent split
-    (−1 and all ops for the root); ``cut_value``: between-group distance of that split."""
+    (−1 and all ops for the root); ``cut_value``: summed cross-group similarity of that split (the min-cut value)."""
 
     node: str
     level: int
