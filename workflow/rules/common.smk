@@ -1,8 +1,5 @@
 # Shared helpers: paths, wildcard constraints, config checks and code hashes.
-import hashlib
-import sys
-
-sys.path.insert(0, str(SRC))
+from fewshotnas.codehash import code_hash  # noqa: E402
 from fewshotnas.split.config import SplitConfig  # noqa: E402
 
 R = f"results/{config['experiment']}"
@@ -25,6 +22,9 @@ if isinstance(config["search"]["seeds"], dict):
     if _missing:
         raise WorkflowError(f"config search.seeds lists seeds per algorithm but not for {_missing}; add e.g. "
                             f"{_missing[0]}: [0]")
+if not Path(BENCH_TABLE).is_file():
+    raise WorkflowError(f"config benchmark.table: {BENCH_TABLE} not found. It ships with the project: restore it with "
+                        "`git checkout -- resources/nb201/nb201_test_acc.parquet`, or point benchmark.table at a copy")
 for _ds in config["datasets"]:
     if _ds not in config["data"]["roots"]:
         raise WorkflowError(f"config data.roots has no entry for dataset {_ds!r}; add data.roots.{_ds}: <folder>")
@@ -41,18 +41,11 @@ wildcard_constraints:
     leaf=r"\d+",
 
 
-def library_hash(*packages):
-    """Hash of the library source a rule depends on (given subpackages + top-level modules),
-    passed as a param so that a code change reruns exactly the affected stages."""
-    root = SRC / "fewshotnas"
-    files = sorted(root.glob("*.py"))
-    for pkg in packages:
-        files += sorted((root / pkg).rglob("*.py"))
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.relative_to(root).as_posix().encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()[:16]
+def library_hash(script):
+    """Hash of the library modules the rule's script imports (transitively, see
+    fewshotnas.codehash), passed as a param so that a code change reruns exactly the stages
+    that run it."""
+    return code_hash(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def num_leaves(method):

@@ -6,7 +6,7 @@ rule prepare_data:
         f"{R}/logs/data/{{dataset}}.log",
     params:
         data=lambda wc: data_params(wc.dataset),
-        code=library_hash("data"),
+        code=library_hash("prepare_data.py"),
     threads: 1
     resources:
         mem_mb=8000,

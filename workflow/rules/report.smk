@@ -15,7 +15,7 @@ rule tables:
     log:
         f"{R}/logs/report/tables_{{dataset}}.log",
     params:
-        code=library_hash("analysis"),
+        code=library_hash("tables.py"),
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -39,7 +39,7 @@ rule plot_distributions:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         methods=SPLIT_METHODS,
         top_fraction=config["report"]["top_fraction"],
-        code=library_hash("analysis", "bench", "space", "split"),
+        code=library_hash("plot_distributions.py"),
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -60,7 +60,7 @@ rule plot_leaf_epochs:
         f"{R}/logs/report/leaf_epochs_{{dataset}}.log",
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
-        code=library_hash("analysis"),
+        code=library_hash("plot_leaf_epochs.py"),
     conda:
         "../../envs/analysis.yaml"
     script:

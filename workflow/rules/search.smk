@@ -14,7 +14,7 @@ rule search_leaf:
         search=config["search"]["hparams"],
         device=config["device"],
         resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/leaf{{leaf}}.pt",
-        code=library_hash("space", "data", "search", "train"),
+        code=library_hash("search_leaf.py"),
     threads: config["threads"]
     resources:
         mem_mb=8000,

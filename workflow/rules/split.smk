@@ -19,7 +19,7 @@ rule split_level:
         network=config["network"],
         warmup_train=config["supernet"]["train"],
         device=config["device"],
-        code=library_hash("space", "data", "metrics", "split", "train"),
+        code=library_hash("split_level.py"),
     threads: config["threads"]
     resources:
         mem_mb=8000,
@@ -46,7 +46,7 @@ rule split_distance:
         f"{R}/logs/split/{{dataset}}/split_distance.log",
     params:
         trees=[(m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
-        code=library_hash("split", "analysis"),
+        code=library_hash("split_distance.py"),
     conda:
         "../../envs/analysis.yaml"
     script:

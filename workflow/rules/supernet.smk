@@ -14,7 +14,7 @@ rule train_supernet:
         train=config["supernet"]["train"],
         device=config["device"],
         resume=f"{R}/_resume/supernet/{{dataset}}/seed{{seed}}.pt",
-        code=library_hash("space", "data", "train"),
+        code=library_hash("train_supernet.py"),
     threads: config["threads"]
     resources:
         mem_mb=8000,

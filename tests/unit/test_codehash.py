@@ -1,0 +1,62 @@
+"""Each rule's code hash covers exactly the library modules its script runs."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fewshotnas.codehash import code_hash, imported_modules
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+
+
+def loaded_by_imports(script: Path) -> set[str]:
+    """The ``fewshotnas`` modules Python loads when the script's import statements run."""
+    tree = ast.parse(script.read_text())
+    imports = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+    code = imports + "\nimport json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == " \
+                     "'fewshotnas')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_hash_covers_every_module_the_script_loads(script):
+    covered = set(imported_modules(script))
+    missing = loaded_by_imports(script) - covered
+    assert not missing, f"{script.name}: the code hash misses {sorted(missing)}"
+
+
+def test_only_the_stages_that_run_a_module_rerun():
+    modules = {s.name: set(imported_modules(s)) for s in SCRIPTS}
+    assert not any("fewshotnas.cli" in m for m in modules.values())  # editing the CLI reruns nothing
+    assert "fewshotnas.split" in modules["search_leaf.py"]  # it reads the tree with fewshotnas.split
+    assert "fewshotnas.metrics.linear_regions" in modules["split_level.py"]
+    assert "fewshotnas.metrics.linear_regions" not in modules["train_supernet.py"]  # metrics edits keep the supernet
+    assert "fewshotnas.search.darts" not in modules["tables.py"]
+
+
+def test_relative_and_function_level_imports(tmp_path):
+    pkg = tmp_path / "fewshotnas"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from .a import f\n")
+    (pkg / "sub" / "a.py").write_text("def f():\n    from . import b\n    from ..top import g\n")
+    (pkg / "sub" / "b.py").write_text("")
+    (pkg / "top.py").write_text("import os\n")
+    (pkg / "unused.py").write_text("")
+    script = tmp_path / "s.py"
+    script.write_text("from fewshotnas.sub import f\n")
+    found = set(imported_modules(script, tmp_path))
+    assert found == {"fewshotnas", "fewshotnas.sub", "fewshotnas.sub.a", "fewshotnas.sub.b", "fewshotnas.top"}
+    before = code_hash(script, tmp_path)
+    (pkg / "unused.py").write_text("x = 1\n")
+    assert code_hash(script, tmp_path) == before
+    (pkg / "top.py").write_text("import sys\n")
+    assert code_hash(script, tmp_path) != before
