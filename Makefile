@@ -37,8 +37,18 @@ data:
 		echo "warning: $(FMNIST) missing; run 'sudo apt-get install dataset-fashion-mnist' or set data.roots.fashion_mnist"; \
 	fi
 
-# after a hard kill (SIGKILL, power loss) Snakemake's lock stays; Ctrl-C needs no unlock
+# after a hard kill (SIGKILL, power loss) Snakemake's lock stays; Ctrl-C needs no unlock.
+# Refuses while a Snakemake process still runs in this folder: unlocking under a live run
+# lets a second run write the same files.
 unlock: setup
+	@for proc in /proc/[0-9]*; do \
+		[ "$$proc" = "/proc/$$$$" ] && continue; \
+		case "$$(tr '\0' ' ' < $$proc/cmdline 2>/dev/null)" in *snakemake*) ;; *) continue ;; esac; \
+		if [ "$$(readlink $$proc/cwd 2>/dev/null)" = "$(CURDIR)" ]; then \
+			echo "refusing to unlock: Snakemake (pid $${proc#/proc/}) is still running in $(CURDIR); let it finish or stop it first" >&2; \
+			exit 1; \
+		fi; \
+	done
 	$(VENV)/bin/snakemake --unlock --cores 1 $(SNAKEMAKE_ARGS)
 
 clean-results:

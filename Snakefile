@@ -2,7 +2,10 @@
 #   snakemake --cores all                      # embedded default (config/config.yaml)
 #   snakemake --configfile config/paper.yaml --profile profiles/slurm
 import os
+import sys
 from pathlib import Path
+
+import yaml
 
 from snakemake.utils import min_version, validate
 
@@ -12,10 +15,16 @@ min_version("9.0")
 configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
-validate(config, "config/schema.yaml")
-
 # The library lives in src/; scripts import it from there, also inside --use-conda envs.
 SRC = Path(workflow.basedir) / "src"
+sys.path.insert(0, str(SRC))
+from fewshotnas.configcheck import check_config  # noqa: E402  (standard library + jsonschema only)
+
+with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
+    _problems = check_config(config, yaml.safe_load(_f))
+if _problems:
+    raise WorkflowError("bad config (every key is described in config/schema.yaml):\n  " + "\n  ".join(_problems))
+validate(config, "config/schema.yaml")  # passes now; fills in schema defaults
 # (set here for the jobs, not required from the user, so no `envvars:` directive)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 

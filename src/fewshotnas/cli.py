@@ -56,6 +56,9 @@ def score_command(args: argparse.Namespace) -> None:
     """Print one JSON line per architecture: index, string, metric, score, finite, seconds."""
     from fewshotnas.metrics.proxy import ProxySetup, score_architectures, synthetic_batches
 
+    from fewshotnas.train.device import resolve_device
+
+    device = resolve_device(args.device)  # an unavailable device fails before any work
     table = load_table(args.table)
     archs = [resolve_arch(a, table) for a in args.archs]
     if args.dataset is None:
@@ -72,19 +75,49 @@ def score_command(args: argparse.Namespace) -> None:
         setup = ProxySetup(args.channels, args.cells, data.num_classes, data.in_channels, data.image_size, args.seed)
         batches = metric_batches(data, args.batches, args.batch_size, args.seed, torch.device("cpu"))
     records = score_architectures(args.metric, [s for _, s in archs], batches, setup, parse_options(args.option),
-                                  args.device)
+                                  device)
     for (index, _), record in zip(archs, records):  # one record per architecture, in order
         print(json.dumps({"index": index, **record}), flush=True)
 
 
+def at_least(minimum: int, what: str):
+    """An argparse type: an integer ≥ ``minimum`` (the error says why)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small: {what} must be ≥ {minimum}")
+        return value
+
+    return parse
+
+
+CHANNELS = at_least(1, "channels")
+CELLS = at_least(1, "cells per stage")
+CLASSES = at_least(1, "classes")
+BATCHES = at_least(1, "batches")
+BATCH_SIZE = at_least(2, "the batch size (BatchNorm needs two samples)")
+IMAGE_SIZE = at_least(4, "the image size (the network halves it twice)")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (``prog: error: … (see --help)``), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fewshotnas", description="Metric-driven few-shot NAS on NAS-Bench-201.")
+    parser = OneLineParser(prog="fewshotnas", description="Metric-driven few-shot NAS on NAS-Bench-201.")
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="facts of one architecture as JSON")
     info.add_argument("arch", help="benchmark string (|op~0|+|op~0|op~1|+…) or benchmark index 0..15624")
-    info.add_argument("--channels", type=int, default=16, help="initial channels C (default 16)")
-    info.add_argument("--cells", type=int, default=5, help="cells per stage N (default 5)")
-    info.add_argument("--classes", type=int, default=10, help="output classes (default 10)")
+    info.add_argument("--channels", type=CHANNELS, default=16, help="initial channels C (default 16)")
+    info.add_argument("--cells", type=CELLS, default=5, help="cells per stage N (default 5)")
+    info.add_argument("--classes", type=CLASSES, default=10, help="output classes (default 10)")
     info.add_argument("--table", default=None, help="NB201 table (default: the shipped one)")
     score = sub.add_parser("score", help="score whole architectures with a metric (zero-cost proxy), JSON lines")
     score.add_argument("archs", nargs="+", metavar="ARCH", help="benchmark string or index 0..15624")
@@ -92,15 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--dataset", default=None, choices=["fashion_mnist", "cifar10", "cifar100", "imagenet16_120"],
                        help="batches from this dataset (default: standard normal images, 3×32×32, random labels)")
     score.add_argument("--root", default=None, help="dataset folder (default: Debian's Fashion-MNIST, else data/<D>)")
-    score.add_argument("--batch-size", type=int, default=64)
-    score.add_argument("--batches", type=int, default=1, help="mini-batches the metric sees (default 1)")
-    score.add_argument("--image-size", type=int, default=None, help="resize images to this size")
-    score.add_argument("--channels", type=int, default=16, help="initial channels C (default 16)")
-    score.add_argument("--cells", type=int, default=5, help="cells per stage N (default 5)")
-    score.add_argument("--classes", type=int, default=10, help="classes without --dataset (default 10)")
+    score.add_argument("--batch-size", type=BATCH_SIZE, default=64)
+    score.add_argument("--batches", type=BATCHES, default=1, help="mini-batches the metric sees (default 1)")
+    score.add_argument("--image-size", type=IMAGE_SIZE, default=None, help="resize images to this size")
+    score.add_argument("--channels", type=CHANNELS, default=16, help="initial channels C (default 16)")
+    score.add_argument("--cells", type=CELLS, default=5, help="cells per stage N (default 5)")
+    score.add_argument("--classes", type=CLASSES, default=10, help="classes without --dataset (default 10)")
     score.add_argument("--seed", type=int, default=0, help="weights and data seed (default 0)")
     score.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="metric option")
-    score.add_argument("--device", default="cpu")
+    score.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     score.add_argument("--table", default=None, help="NB201 table (default: the shipped one)")
     conv = sub.add_parser("nb201-convert", help="convert the NB201 CSV export into the shipped Parquet table")
     conv.add_argument("csv")
@@ -117,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             from fewshotnas.io import write_parquet_atomic
 
             write_parquet_atomic(convert_csv(args.csv), args.out, {"source": args.csv})
-    except (GenotypeError, IndexError, KeyError, ValueError, FileNotFoundError) as err:
-        print(f"fewshotnas: error: {err}", file=sys.stderr)
+    except (GenotypeError, IndexError, KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"fewshotnas: error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
     return 0
 

@@ -59,9 +59,15 @@ class NB201Table:
         self.path = Path(path) if path is not None else default_table_path()
         if not self.path.is_file():
             raise FileNotFoundError(
-                f"NB201 table {self.path} not found; it ships in resources/nb201/ (set $FEWSHOTNAS_NB201 to use another)"
+                f"NB201 table {self.path} not found. It ships with the project: restore it with "
+                f"`git checkout -- resources/nb201/{TABLE_NAME}`, or rebuild it from the benchmark's CSV export with "
+                f"`fewshotnas nb201-convert CSV {self.path}` (set $FEWSHOTNAS_NB201 or benchmark.table to use another)"
             )
-        self.frame = pd.read_parquet(self.path)
+        try:
+            self.frame = pd.read_parquet(self.path)
+        except Exception as err:  # truncated or not Parquet
+            raise ValueError(f"NB201 table {self.path} is unreadable ({type(err).__name__}); restore it with "
+                             f"`git checkout -- resources/nb201/{TABLE_NAME}`") from err
         if len(self.frame) != NUM_ARCHS:
             raise ValueError(f"{self.path} has {len(self.frame)} rows, expected {NUM_ARCHS}")
         self._index = {s: i for i, s in enumerate(self.frame["arch_str"].astype(str))}

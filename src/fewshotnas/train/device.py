@@ -13,7 +13,8 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available; set device: auto or cpu")
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available here; use cpu or auto (config key "
+                           "`device`, CLI option --device)")
     return device
 
 
@@ -31,3 +32,11 @@ def configure_torch(threads: int | None = None, seed: int | None = None) -> None
 def autocast(device: torch.device) -> torch.autocast:
     """bf16 autocast on CUDA; a disabled context on CPU (CPU runs stay float32)."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def describe_runtime(device: torch.device) -> str:
+    """One line for the job log: device (with its name on CUDA), compute dtype, torch
+    version and intra-op threads."""
+    name = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    dtype = "bf16 autocast" if device.type == "cuda" else "float32"
+    return f"device {device}{name}, {dtype}, torch {torch.__version__}, {torch.get_num_threads()} threads"

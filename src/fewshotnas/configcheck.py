@@ -1,0 +1,142 @@
+"""Checks of the workflow config that run while the workflow is parsed, before any job:
+the JSON schema (one line per problem), integers that must be integers, and batch sizes
+against the image counts they draw from. Standard library plus ``jsonschema`` (which
+Snakemake itself depends on); no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+TRAIN_IMAGES = {"fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "imagenet16_120": 151700}
+"""Training images of each dataset (ImageNet16-120: the 120 kept classes)."""
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def schema_errors(config: dict, schema: dict, limit: int = 5) -> list[str]:
+    """At most ``limit`` one-line messages ``config <key path>: <what is wrong>``, the most
+    relevant error of each offending key first (``jsonschema``'s best match)."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    by_key: dict[str, list] = {}
+    for err in validator.iter_errors(config):
+        by_key.setdefault(_where(err.absolute_path), []).append(err)
+    lines = []
+    for where, errs in sorted(by_key.items()):
+        err = best_match(errs)
+        message = err.message if len(err.message) <= 160 else err.message[:157] + "..."
+        if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            message = f"{err.instance!r} is out of range: allowed {_range(err.schema)}"
+        lines.append(f"config {where}: {message}")
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def _range(schema: dict) -> str:
+    """``2..5``, ``> 0``, ``≥ 1 and < 1`` … from a schema's bounds."""
+    lo = (f"≥ {schema['minimum']}" if "minimum" in schema else
+          f"> {schema['exclusiveMinimum']}" if "exclusiveMinimum" in schema else "")
+    hi = (f"≤ {schema['maximum']}" if "maximum" in schema else
+          f"< {schema['exclusiveMaximum']}" if "exclusiveMaximum" in schema else "")
+    if "minimum" in schema and "maximum" in schema:
+        return f"{schema['minimum']}..{schema['maximum']}"
+    return " and ".join(b for b in (lo, hi) if b)
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        return _resolve(target, root)
+    return schema
+
+
+def _types(schema: dict) -> set[str]:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {dict: "object", list: "array", str: "string", type(None): "null"}.get(type(value), "other")
+
+
+def _float_integers(value: Any, schema: dict, root: dict, path: tuple) -> Iterator[str]:
+    schema = _resolve(schema, root)
+    for key in ("oneOf", "anyOf"):
+        for option in schema.get(key, []):
+            option = _resolve(option, root)
+            kinds = _types(option)
+            if not kinds or _json_type(value) in kinds or (_json_type(value) == "number" and "integer" in kinds):
+                yield from _float_integers(value, option, root, path)
+    kinds = _types(schema)
+    if isinstance(value, float) and "integer" in kinds and "number" not in kinds:
+        shown = f"write {int(value)}" if value.is_integer() else "it has a fraction"
+        yield f"config {_where(path)}: {value!r} must be an integer ({shown})"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key in schema.get("properties", {}):
+                yield from _float_integers(item, schema["properties"][key], root, (*path, key))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            yield from _float_integers(item, schema["items"], root, (*path, i))
+
+
+def float_integer_errors(config: dict, schema: dict) -> list[str]:
+    """Keys the schema types as integers that hold a float (JSON Schema accepts ``2.0`` as an
+    integer; the code does not)."""
+    return sorted(set(_float_integers(config, schema, schema, ())))
+
+
+def image_counts(data: dict, dataset: str) -> tuple[int, int]:
+    """(weight half, architecture half) image counts that ``prepare_data`` will keep."""
+    total = TRAIN_IMAGES[dataset]
+    n = total
+    if data.get("fraction") is not None:
+        n = max(2, int(round(total * data["fraction"])))
+    if data.get("subset") is not None:
+        n = min(n, data["subset"])
+    n_arch = int(round(n * data["arch_fraction"]))
+    return n - n_arch, n_arch
+
+
+def size_errors(config: dict) -> list[str]:
+    """Batch sizes larger than the images they draw from (an epoch would run no step; with
+    a metric, fewer batches than asked)."""
+    errors = []
+    split, search = config["split"], config["search"]["hparams"]
+    uses_metrics = any(m != "random" for m in split["methods"])
+    for dataset in config["datasets"]:
+        weight, arch = image_counts(config["data"], dataset)
+        where = f"{dataset}: data keeps {weight} weight-half and {arch} architecture-half training images"
+        supernet_batch = config["supernet"]["train"]["batch_size"]
+        checks = [("supernet.train.batch_size", supernet_batch, weight + arch, "both halves"),
+                  ("search.hparams.batch_size", search["batch_size"], min(weight, arch), "each half")]
+        if uses_metrics:
+            need = split["batch_size"] * split["metric_batches"]
+            checks.append(("split.batch_size × split.metric_batches", need, weight, "the weight half"))
+        if uses_metrics and split.get("warmup_epochs", 0) > 0:
+            checks.append(("supernet.train.batch_size (split warm-up)", supernet_batch, weight, "the weight half"))
+        for key, size, available, what in checks:
+            if size > available:
+                errors.append(f"config {key} = {size} exceeds the {available} images of {what} ({where}); lower it "
+                              "or raise data.subset / data.fraction")
+    return errors
+
+
+def check_config(config: dict, schema: dict) -> list[str]:
+    """Every problem above, one line each (empty: the config is usable)."""
+    problems = schema_errors(config, schema)
+    if problems:
+        return problems
+    return float_integer_errors(config, schema) + size_errors(config)
