@@ -100,3 +100,27 @@ def dies_on_call(fn, call: int):
         return fn(*args, **kwargs)
 
     return wrapped
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The fault suite's summary line (tests marked ``fault`` and ``bad_input``)."""
+    reports = [r for kind in ("passed", "failed", "error") for r in terminalreporter.stats.get(kind, [])
+               if getattr(r, "when", "call") == "call" or r.outcome != "passed"]
+    counts = {}
+    for marker in ("fault", "bad_input"):
+        mine = [r for r in reports if marker in r.keywords]
+        counts[marker] = (len(mine), sum(r.outcome == "passed" for r in mine))
+    if counts["fault"][0] or counts["bad_input"][0]:
+        terminalreporter.write_line(
+            f"fault suite: {counts['fault'][0]} faults tried, {counts['fault'][1]} survived; "
+            f"{counts['bad_input'][0]} bad inputs tried, {counts['bad_input'][1]} clear errors")
+
+
+def run_killed(monkeypatch, module, name: str, call: int, run) -> None:
+    """Call ``run()`` while ``module.name`` dies on its ``call``-th call (a simulated kill,
+    KeyboardInterrupt, expected), then put ``module.name`` back."""
+    original = getattr(module, name)
+    monkeypatch.setattr(module, name, dies_on_call(original, call))
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(module, name, original)

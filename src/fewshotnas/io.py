@@ -1,10 +1,9 @@
-"""Atomic Parquet/text writes, provenance metadata and logging set-up."""
+"""Atomic Parquet/text writes, provenance metadata, checked Parquet reads and logging set-up."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fewshotnas import __version__
-from fewshotnas.train.checkpoint import atomic_path, replace_atomic
+from fewshotnas.files import atomic_write
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
@@ -24,14 +23,7 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path, metadata: dict[str,
     meta = dict(table.schema.metadata or {})
     meta[b"fewshotnas"] = json.dumps({"version": __version__, **(metadata or {})}, default=str).encode()
     table = table.replace_schema_metadata(meta)
-    fd, tmp = atomic_path(path)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        replace_atomic(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: pq.write_table(table, f))
 
 
 def read_parquet_metadata(path: str | Path) -> dict[str, Any]:
@@ -41,19 +33,35 @@ def read_parquet_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:
-    """Write a text file via a temporary file."""
-    fd, tmp = atomic_path(path)
+    """Write a text file (UTF-8) via a temporary file."""
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+class ResultFileError(RuntimeError):
+    """A result file of the workflow cannot be read."""
+
+
+def read_parquet_checked(path: str | Path) -> pd.DataFrame:
+    """``pd.read_parquet`` with an error that names the file and the fix when it is missing,
+    truncated or not Parquet at all."""
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        replace_atomic(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise ResultFileError(f"{path} is not a readable Parquet file ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:160]}); delete it and rerun: Snakemake rebuilds it "
+                              "from its inputs") from err
 
 
-def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Log to ``log_path`` (if given) and to stderr; returns the package logger."""
+def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO, *, device: str = "cpu",
+                  threads: int | None = None) -> logging.Logger:
+    """Log to ``log_path`` (if given) and to stderr; returns the package logger.
+
+    Sets torch's thread count (``threads``; default $OMP_NUM_THREADS or all cores), logs one
+    line with the device (``device``: a config value such as ``auto``), compute dtype, torch
+    version and threads, and routes an uncaught exception's traceback into the log too, so
+    that a failed job's log says why it failed."""
+    from fewshotnas.train.device import configure_torch, describe_runtime, resolve_device
+
     logger = logging.getLogger("fewshotnas")
     logger.setLevel(level)
     logger.handlers.clear()
@@ -65,4 +73,14 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO)
     for handler in handlers:
         handler.setFormatter(fmt)
         logger.addHandler(handler)
+
+    def log_uncaught(kind: type[BaseException], err: BaseException, tb) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, err, tb)
+            return
+        logger.critical("job failed: %s: %s", kind.__name__, err, exc_info=(kind, err, tb))
+
+    sys.excepthook = log_uncaught
+    configure_torch(threads)
+    logger.info("fewshotnas %s; %s", __version__, describe_runtime(resolve_device(device)))
     return logger

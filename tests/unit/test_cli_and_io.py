@@ -12,7 +12,15 @@ import torch
 
 from fewshotnas.cli import main
 from fewshotnas.io import read_parquet_metadata, write_parquet_atomic
-from fewshotnas.train.checkpoint import CheckpointError, config_hash, load_checked, save_atomic
+from fewshotnas.files import (
+    CheckpointConfigMismatch,
+    CheckpointCorrupt,
+    CheckpointFormatError,
+    CheckpointMissing,
+    config_hash,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 def test_info_by_index_and_string(capsys):
@@ -41,17 +49,20 @@ def test_console_script_runs():
 
 def test_checkpoint_errors(tmp_path):
     path = tmp_path / "c.pt"
-    save_atomic({"format": 1, "config_hash": "abc", "x": torch.ones(2)}, path)
-    assert load_checked(path, kind="test", format_version=1, expected_hash="abc")["x"].sum() == 2
-    with pytest.raises(CheckpointError, match="format"):
-        load_checked(path, kind="test", format_version=2)
-    with pytest.raises(CheckpointError, match="configuration"):
-        load_checked(path, kind="test", format_version=1, expected_hash="other")
+    save_checkpoint({"format": 1, "config_hash": "abc", "x": torch.ones(2)}, path)
+    assert load_checkpoint(path, kind="test", format_version=1, expected_hash="abc")["x"].sum() == 2
+    with pytest.raises(CheckpointFormatError, match="format"):
+        load_checkpoint(path, kind="test", format_version=2)
+    with pytest.raises(CheckpointConfigMismatch, match="configuration"):
+        load_checkpoint(path, kind="test", format_version=1, expected_hash="other")
     path.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="corrupt"):
-        load_checked(path, kind="test", format_version=1)
-    with pytest.raises(CheckpointError, match="does not exist"):
-        load_checked(tmp_path / "missing.pt", kind="test", format_version=1)
+    with pytest.raises(CheckpointCorrupt, match="corrupt"):
+        load_checkpoint(path, kind="test", format_version=1)
+    with pytest.raises(CheckpointMissing, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt", kind="test", format_version=1)
+    torch.save({"format": 1, "x": torch.ones(2)}, path)  # a torch file without our digest
+    with pytest.raises(CheckpointFormatError, match="not a fewshotnas checkpoint"):
+        load_checkpoint(path, kind="test", format_version=1)
     assert not list(tmp_path.glob(".*.tmp"))
 
 

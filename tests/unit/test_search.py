@@ -7,12 +7,12 @@ import pytest
 import torch
 
 import fewshotnas.search.common as common
-from conftest import dies_on_call
+from conftest import run_killed
 from fewshotnas.data import prepare_data
 from fewshotnas.search import derive_genotype, get_algorithm, masked_logits, run_search
 from fewshotnas.search.darts import Darts1st
 from fewshotnas.space import OpMask, genotype_from_str
-from fewshotnas.train.checkpoint import CheckpointError
+from fewshotnas.files import CheckpointError
 
 NETWORK = {"channels": 2, "cells_per_stage": 1}
 SEARCH = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_min": 0.001, "arch_lr": 0.01, "eval_batch_size": 64}
@@ -61,7 +61,7 @@ def test_search_log_and_genotypes_stay_in_leaf(data, tmp_path):
     assert len(log["alphas"].iloc[0]) == 30 and len(log["arch_probs"].iloc[0]) == 30
     probs = torch.tensor(list(log["arch_probs"].iloc[-1])).view(6, 5)
     assert torch.all(probs[~MASK.to_tensor()] == 0)
-    final = torch.load(tmp_path / "a.pt", weights_only=False)
+    final = torch.load(tmp_path / "a.pt", weights_only=True)
     assert final["genotype"] == log["genotype"].iloc[-1] and final["mask"] == MASK.to_bits()
     assert not (tmp_path / "a.resume.pt").exists()
     # the alphas moved from their 1e-3 initialisation
@@ -84,28 +84,21 @@ def test_same_seed_same_log(data, tmp_path, algorithm):
 @pytest.mark.parametrize("algorithm", [*ALL, NoisyDarts], ids=[*IDS, "global-rng"])
 def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch, algorithm):
     full = search(data, tmp_path, "full", algorithm=algorithm)
-    original = common.derive_genotype
-    monkeypatch.setattr(common, "derive_genotype", dies_on_call(original, 2))  # in epoch 2
-    with pytest.raises(KeyboardInterrupt):
-        search(data, tmp_path, "killed", algorithm=algorithm)
+    run_killed(monkeypatch, common, "derive_genotype", 2,  # in epoch 2
+               lambda: search(data, tmp_path, "killed", algorithm=algorithm))
     assert (tmp_path / "killed.resume.pt").exists() and not (tmp_path / "killed.pt").exists()
-    monkeypatch.setattr(common, "derive_genotype", original)
     torch.manual_seed(12345)  # a fresh process would not share the killed run's RNG state
     resumed = search(data, tmp_path, "killed", algorithm=algorithm)
     pd.testing.assert_frame_equal(without_times(resumed), without_times(full))
-    a = torch.load(tmp_path / "full.pt", weights_only=False)
-    b = torch.load(tmp_path / "killed.pt", weights_only=False)
+    a = torch.load(tmp_path / "full.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed.pt", weights_only=True)
     torch.testing.assert_close(a["alphas"], b["alphas"])
     for k in a["state_dict"]:
         torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k])
 
 
 def test_stale_resume_restarts_and_corrupt_resume_fails(data, tmp_path, monkeypatch):
-    original = common.derive_genotype
-    monkeypatch.setattr(common, "derive_genotype", dies_on_call(original, 2))
-    with pytest.raises(KeyboardInterrupt):
-        search(data, tmp_path, "x")
-    monkeypatch.setattr(common, "derive_genotype", original)
+    run_killed(monkeypatch, common, "derive_genotype", 2, lambda: search(data, tmp_path, "x"))
     assert (tmp_path / "x.resume.pt").exists()
     other = {**SEARCH, "lr": 0.1}
     restarted = search(data, tmp_path, "x", search=other)  # config changed after the kill: start afresh

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import fewshotnas.train.loop as loop
-from conftest import dies_on_call
+from conftest import run_killed
 from fewshotnas.data import prepare_data
-from fewshotnas.train.checkpoint import CheckpointError
+from fewshotnas.files import CheckpointError
 from fewshotnas.train.loop import load_supernet, train_supernet
 
 NETWORK = {"channels": 2, "cells_per_stage": 1}
@@ -39,14 +39,10 @@ def test_train_and_load(data, tmp_path):
 
 def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch):
     full = train(data, tmp_path, "full")
-    original = loop.evaluate
-    monkeypatch.setattr(loop, "evaluate", dies_on_call(original, 2))  # in epoch 2
-    with pytest.raises(KeyboardInterrupt):
-        train(data, tmp_path, "k")
-    monkeypatch.setattr(loop, "evaluate", original)
+    run_killed(monkeypatch, loop, "evaluate", 2, lambda: train(data, tmp_path, "k"))  # in epoch 2
     resumed = train(data, tmp_path, "k")
     cols = ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc"]
     pd.testing.assert_frame_equal(resumed[cols], full[cols])
-    a, b = torch.load(tmp_path / "full.pt", weights_only=False), torch.load(tmp_path / "k.pt", weights_only=False)
+    a, b = torch.load(tmp_path / "full.pt", weights_only=True), torch.load(tmp_path / "k.pt", weights_only=True)
     for key in a["state_dict"]:
         torch.testing.assert_close(a["state_dict"][key], b["state_dict"][key])

@@ -161,7 +161,7 @@ def test_splits_target_with_warmup_fresh_weights_and_cutcost(tmp_path):
     res = tmp_path / "results" / "tiny"
     assert not (res / "supernet").exists() and "train_supernet" not in log
     for level, nodes in ((1, 0), (2, 2), (3, 4)):
-        warm = torch.load(res / f"split/fashion_mnist/gradnorm/seed0/level{level}/warm.pt", weights_only=False)
+        warm = torch.load(res / f"split/fashion_mnist/gradnorm/seed0/level{level}/warm.pt", weights_only=True)
         assert len(warm["states"]) == nodes
     for method in ("gradnorm", "random"):
         tree = pd.read_parquet(res / f"split/fashion_mnist/{method}/seed0/level3/tree.parquet")

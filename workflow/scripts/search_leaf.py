@@ -1,15 +1,16 @@
 """Adapter: rule search_leaf → fewshotnas.search.run_search on one leaf's mask."""
-import pandas as pd
-
 from fewshotnas.data import load_prepared
-from fewshotnas.io import setup_logging, write_parquet_atomic
+from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic
 from fewshotnas.search import get_algorithm, run_search
 from fewshotnas.space import OpMask
 from fewshotnas.split import leaf_masks
 
-log = setup_logging(snakemake.log[0])
+log = setup_logging(snakemake.log[0], device=snakemake.params.device, threads=snakemake.threads)
 leaf = int(snakemake.wildcards.leaf)
-mask = leaf_masks(pd.read_parquet(snakemake.input.tree))[leaf] if "tree" in snakemake.input.keys() else OpMask.full()
+if "tree" in snakemake.input.keys():
+    mask = leaf_masks(read_parquet_checked(snakemake.input.tree))[leaf]
+else:
+    mask = OpMask.full()
 log.info("leaf %d: %s (%d architectures)", leaf, mask.describe(), mask.num_archs)
 search_log = run_search(
     get_algorithm(snakemake.wildcards.algo),

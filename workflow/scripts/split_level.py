@@ -1,31 +1,29 @@
 """Adapter: rule split_level → fewshotnas.split.split_level."""
-import pandas as pd
-
 from fewshotnas.data import load_prepared
-from fewshotnas.io import setup_logging, write_parquet_atomic
+from fewshotnas.files import load_checkpoint, save_checkpoint
+from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic
 from fewshotnas.split import SplitConfig, root_node, scoring_network, split_level, tree_to_frame
-from fewshotnas.train.checkpoint import load_checked, save_atomic
 from fewshotnas.train.device import configure_torch, resolve_device
 
-WARM_FORMAT = 1
+WARM_FORMAT = 2
 
-setup_logging(snakemake.log[0])
+setup_logging(snakemake.log[0], device=snakemake.params.device, threads=snakemake.threads)
 seed = int(snakemake.wildcards.seed)
 configure_torch(snakemake.threads, seed)
 device = resolve_device(snakemake.params.device)
 config = SplitConfig(**snakemake.params.split)
 level = int(snakemake.wildcards.level)
-parent = pd.read_parquet(snakemake.input.parent) if level > 1 else tree_to_frame([root_node()])
+parent = read_parquet_checked(snakemake.input.parent) if level > 1 else tree_to_frame([root_node()])
 net = data = None
 inherited = {}
 if snakemake.wildcards.method != "random":
     data = load_prepared(snakemake.input.data)
     net = scoring_network(config, seed, data, snakemake.params.network, snakemake.input.get("supernet"), device)
     if hasattr(snakemake.input, "warm"):
-        inherited = load_checked(snakemake.input.warm, kind="warm-up weights", format_version=WARM_FORMAT)["states"]
+        inherited = load_checkpoint(snakemake.input.warm, kind="warm-up weights", format_version=WARM_FORMAT)["states"]
 result = split_level(parent, level, snakemake.wildcards.method, config, seed=seed, net=net, data=data, device=device,
                      inherited=inherited, warmup_train=snakemake.params.warmup_train)
 meta = {"rule": "split_level", "method": snakemake.wildcards.method, "level": level}
 write_parquet_atomic(result.scores, snakemake.output.scores, meta)
-save_atomic(dict(format=WARM_FORMAT, states=result.warm_states), snakemake.output.warm)
+save_checkpoint(dict(format=WARM_FORMAT, states=result.warm_states), snakemake.output.warm)
 write_parquet_atomic(result.tree, snakemake.output.tree, meta)

@@ -16,20 +16,14 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order  # noqa: E402
-from fewshotnas.train.checkpoint import atomic_path, replace_atomic  # noqa: E402
+from fewshotnas.files import atomic_write  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> None:
     """Save a PNG atomically and close the figure."""
-    import os
-
-    fd, tmp = atomic_path(path)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        replace_atomic(tmp, path)
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
 
 

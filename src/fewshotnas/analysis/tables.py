@@ -9,7 +9,7 @@ from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_
 SUMMARY_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string",
     "selection": "string", "num_seeds": "int64", "test_acc_mean": "float64", "test_acc_std": "float64",
-    "num_leaves": "int64",
+    "num_leaves": "int64", "disconnected_leaves": "int64",
 }
 
 
@@ -28,19 +28,25 @@ def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
       across leaves (the paper's Tables 1–3: the potential of the split);
     * ``val_acc``: the leaf with the highest final supernet validation accuracy (what a
       user without the benchmark would pick).
+
+    Leaves whose architectures are all disconnected (NaN accuracy) are counted in
+    ``disconnected_leaves`` and never chosen.
     """
     final = final_epoch(lookup)
     keys = ["dataset", "bench_dataset", "method", "algorithm", "seed"]
     best_bench = final.groupby(keys, observed=True)["test_acc"].max().rename("test_acc").reset_index()
     best_bench["selection"] = "benchmark"
-    pick = final.loc[final.groupby(keys, observed=True)["val_acc"].idxmax()]
+    searched = final[final["val_acc"].notna()]  # disconnected leaves were not searched
+    pick = searched.loc[searched.groupby(keys, observed=True)["val_acc"].idxmax()]
     best_val = pick[keys + ["test_acc"]].assign(selection="val_acc")
-    leaves = final.groupby(keys, observed=True)["leaf"].nunique().rename("num_leaves").reset_index()
+    leaves = final.groupby(keys, observed=True).agg(num_leaves=("leaf", "nunique"),
+                                                    disconnected_leaves=("disconnected", "sum")).reset_index()
     per_seed = pd.concat([best_bench, best_val], ignore_index=True).merge(leaves, on=keys)
     group = ["dataset", "bench_dataset", "method", "algorithm", "selection"]
     summary = per_seed.groupby(group, observed=True).agg(
         num_seeds=("seed", "nunique"), test_acc_mean=("test_acc", "mean"),
         test_acc_std=("test_acc", lambda s: float(s.std(ddof=1))), num_leaves=("num_leaves", "max"),
+        disconnected_leaves=("disconnected_leaves", "max"),
     ).reset_index()
     return summary[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS)
 
@@ -84,4 +90,11 @@ def report_markdown(summary: pd.DataFrame) -> str:
         "",
         to_markdown(summary, "val_acc"),
     ]
+    gone = summary[(summary["selection"] == "benchmark") & (summary["disconnected_leaves"] > 0)]
+    if not gone.empty:
+        lines += ["Leaves in which every architecture is disconnected (no path from the cell's input to its output; "
+                  "nothing to search, NaN accuracy, never chosen):", ""]
+        lines += [f"- {method_label(r.method)} / {algorithm_label(r.algorithm)}: {r.disconnected_leaves} of "
+                  f"{r.num_leaves} leaves" for r in gone.itertuples()]
+        lines.append("")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from fewshotnas.bench.nb201 import NB201Table
 LOOKUP_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
     "leaf": "int64", "epoch": "int64", "genotype": "string", "arch_index": "int64", "test_acc": "float64",
-    "val_acc": "float64", "train_acc": "float64",
+    "val_acc": "float64", "train_acc": "float64", "disconnected": "bool",
 }
 
 
@@ -24,14 +24,19 @@ def lookup_logs(
     algorithm: str,
     seed: int,
 ) -> pd.DataFrame:
-    """Rows for every (leaf, epoch) of the search logs keyed by leaf index."""
+    """Rows for every (leaf, epoch) of the search logs keyed by leaf index. A leaf whose
+    architectures are all disconnected (log rows marked ``disconnected``) was not searched:
+    its accuracy is NaN."""
     frames = []
     for leaf, log_df in sorted(logs.items()):
+        disconnected = log_df["disconnected"].to_numpy(dtype=bool)
+        test_acc = table.accuracies(log_df["genotype"].astype(str), bench_dataset).astype(float)
+        test_acc[disconnected] = float("nan")
         frames.append(pd.DataFrame({
             "leaf": leaf, "epoch": log_df["epoch"].to_numpy(), "genotype": log_df["genotype"].astype(str),
             "arch_index": [table.index_of(s) for s in log_df["genotype"].astype(str)],
-            "test_acc": table.accuracies(log_df["genotype"].astype(str), bench_dataset),
-            "val_acc": log_df["val_acc"].to_numpy(), "train_acc": log_df["train_acc"].to_numpy(),
+            "test_acc": test_acc, "val_acc": log_df["val_acc"].to_numpy(), "train_acc": log_df["train_acc"].to_numpy(),
+            "disconnected": disconnected,
         }))
     df = pd.concat(frames, ignore_index=True)
     df.insert(0, "seed", seed)

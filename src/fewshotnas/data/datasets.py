@@ -10,7 +10,9 @@ streams batches from tensors instead of per-sample Python loading.
 * ``cifar10``/``cifar100``: torchvision's loaders (python pickle batches).
 * ``imagenet16_120``: the NAS-Bench-201 pickle batches ``train_data_batch_{1..10}``
   and ``val_data`` (keys ``data`` (N, 3072) uint8 and ``labels`` 1..1000);
-  classes 1..120 are kept and shifted to 0..119.
+  classes 1..120 are kept and shifted to 0..119. They are read by an unpickler that
+  builds only numpy arrays, lists and dicts (:class:`ArrayUnpickler`): a crafted file
+  cannot run code.
 """
 
 from __future__ import annotations
@@ -29,6 +31,36 @@ DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset's files are missing; the message says where we looked and how to fix it."""
+
+
+class DatasetFormatError(ValueError):
+    """A dataset file is not in the format its loader reads (or tries to run code)."""
+
+
+class ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, lists, dicts and plain values only: any other class or
+    function a pickle names (the way a crafted pickle runs code) is refused with
+    :class:`DatasetFormatError`."""
+
+    ALLOWED = frozenset({
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol 5
+        ("_codecs", "encode"),  # how Python 3 pickles bytes for Python 2 readers (protocol ≤ 2)
+    })
+
+    def __init__(self, file, path: Path) -> None:
+        super().__init__(file, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise DatasetFormatError(
+            f"{self.path}: refused to load {module}.{name}; an NB201 ImageNet16 batch holds only numpy arrays, "
+            "lists and dicts, so this file is not one (it may be crafted to run code). Replace it with the "
+            "original file")
 
 
 @dataclass(frozen=True)
@@ -179,7 +211,14 @@ def load_imagenet16_120(root: str | Path, train: bool, download: bool = False) -
     data, labels = [], []
     for name in files:
         with open(root / name, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+            try:
+                entry = ArrayUnpickler(f, root / name).load()
+            except (pickle.UnpicklingError, EOFError) as err:
+                raise DatasetFormatError(f"{root / name} is not a readable NB201 ImageNet16 batch ({err}); replace "
+                                         "it with the original file") from err
+        if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
+            raise DatasetFormatError(f"{root / name} holds no 'data' and 'labels'; it is not an NB201 ImageNet16 "
+                                     "batch")
         data.append(np.asarray(entry["data"], dtype=np.uint8))
         labels.extend(entry["labels"])
     images = np.vstack(data).reshape(-1, 3, 16, 16)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from fewshotnas.data.datasets import ImageSet, dataset_info, load_dataset
+from fewshotnas.files import content_digest, load_checkpoint, save_checkpoint
 
 BUNDLE_FORMAT = 1
 
@@ -104,6 +105,7 @@ def prepare_data(
     if n_arch < 1 or n_arch >= len(train):
         raise ValueError(f"{len(train)} training images cannot be split with arch_fraction={arch_fraction}")
     idx = torch.arange(len(train))
+    identity = content_digest([train.images, train.labels, test.images, test.labels])[:16]
     return PreparedData(
         dataset=dataset,
         weight=train.select(idx[n_arch:]),
@@ -113,28 +115,24 @@ def prepare_data(
         mean=info.mean,
         std=info.std,
         meta={"seed": seed, "subset": subset, "fraction": fraction, "test_subset": test_subset,
-              "image_size": image_size, "arch_fraction": arch_fraction},
+              "image_size": image_size, "arch_fraction": arch_fraction, "content_sha256": identity},
     )
 
 
 def save_prepared(data: PreparedData, path: str | Path) -> None:
-    """Write the bundle atomically (torch format)."""
-    from fewshotnas.train.checkpoint import save_atomic
-
+    """Write the bundle atomically (torch format, with a content digest)."""
     payload = {
         "format": BUNDLE_FORMAT, "dataset": data.dataset, "num_classes": data.num_classes,
         "mean": data.mean, "std": data.std, "meta": data.meta,
         **{f"{part}_{kind}": getattr(getattr(data, part), kind) for part in ("weight", "arch", "test")
            for kind in ("images", "labels")},
     }
-    save_atomic(payload, path)
+    save_checkpoint(payload, path)
 
 
 def load_prepared(path: str | Path) -> PreparedData:
-    """Read a bundle written by :func:`save_prepared`; clear error for other files."""
-    from fewshotnas.train.checkpoint import load_checked
-
-    p = load_checked(path, kind="prepared data", format_version=BUNDLE_FORMAT)
+    """Read a bundle written by :func:`save_prepared`; a clear error for other or damaged files."""
+    p = load_checkpoint(path, kind="prepared data", format_version=BUNDLE_FORMAT)
     parts = {part: ImageSet(p[f"{part}_images"], p[f"{part}_labels"]) for part in ("weight", "arch", "test")}
     return PreparedData(p["dataset"], parts["weight"], parts["arch"], parts["test"], p["num_classes"],
                         tuple(p["mean"]), tuple(p["std"]), p["meta"])

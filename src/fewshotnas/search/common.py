@@ -17,23 +17,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from fewshotnas.codehash import code_hash
 from fewshotnas.data import BatchStream, PreparedData
+from fewshotnas.files import EpochResume, GeneratorState, config_hash, save_checkpoint
 from fewshotnas.space import NUM_EDGES, NUM_OPS, OpMask, genotype_to_str
 from fewshotnas.space.supernet import Network
-from fewshotnas.train.checkpoint import (
-    config_hash,
-    global_rng_state,
-    load_resume,
-    save_atomic,
-    set_global_rng_state,
-)
 from fewshotnas.train.device import configure_torch, resolve_device
-from fewshotnas.train.loop import evaluate, new_network, progress
+from fewshotnas.train.loop import check_finite, check_steps, evaluate, new_network, progress
 
 log = logging.getLogger("fewshotnas")
 
-SEARCH_FORMAT = 1
-SEARCH_RESUME_FORMAT = 1
+SEARCH_FORMAT = 2
 
 
 def masked_logits(alphas: torch.Tensor, mask_tensor: torch.Tensor) -> torch.Tensor:
@@ -123,29 +117,31 @@ def run_search(
     """Search the sub-space ``mask`` from fresh weights; returns the per-epoch log.
 
     After each epoch a resume file is written atomically; a rerun with the same
-    configuration continues from it. ``out_final`` gets weights, alphas and the
-    final derived genotype.
+    configuration, code and data continues from it. ``out_final`` gets weights, alphas and
+    the final derived genotype. A leaf in which every architecture's cell is disconnected
+    (no path from input to output; :meth:`OpMask.can_connect`) has nothing to search: it is
+    not trained, and its log is one row marked ``disconnected`` with NaN losses and
+    accuracies. A non-finite loss or alpha stops the search (:class:`DivergenceError`).
     """
     cfg = SearchConfig(**{k: tuple(v) if k in ("arch_betas", "temperature") else v for k, v in search.items()})
     chash = config_hash({"network": network, "search": search, "seed": seed, "mask": mask.to_bits(),
                          "algorithm": algorithm_cls.__name__, "data": data.meta})
     configure_torch(threads, seed)
     dev = resolve_device(device)
+    if not mask.can_connect():
+        log.warning("%s: every architecture of this leaf is disconnected (no path from the cell's input to its "
+                    "output); nothing to search, recorded with NaN accuracy", label)
+        save_checkpoint(dict(format=SEARCH_FORMAT, config_hash=chash, mask=mask.to_bits(), network=network,
+                             disconnected=True), out_final)
+        return disconnected_log(mask, cfg.epochs)
+    check_steps(f"{label}: weight half", len(data.weight), cfg.batch_size)
+    check_steps(f"{label}: architecture half", len(data.arch), cfg.batch_size)
     net = new_network(data, network, mask).to(dev)
     algo = algorithm_cls(net, mask, cfg, dev)
     w_gen = torch.Generator().manual_seed(seed * 2 + 1)
     a_gen = torch.Generator().manual_seed(seed * 2 + 2)
-    rows: list[dict] = []
-    start = 0
-    resume_path = Path(resume_path)
-    state = load_resume(resume_path, kind="search resume", format_version=SEARCH_RESUME_FORMAT, expected_hash=chash)
-    if state is not None:
-        algo.load_state_dict(state["algorithm"])
-        w_gen.set_state(state["w_gen"])
-        a_gen.set_state(state["a_gen"])
-        set_global_rng_state(state["rng"])
-        rows, start = state["rows"], state["epoch"]
-        log.info("resuming search at epoch %d/%d from %s", start, cfg.epochs, resume_path)
+    resume = EpochResume(resume_path, "search", {"config": chash, "code": code_hash("fewshotnas.search")},
+                         {"algorithm": algo, "w_gen": GeneratorState(w_gen), "a_gen": GeneratorState(a_gen)})
     w_stream = BatchStream(data.weight, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
                            generator=w_gen)
     a_stream = BatchStream(data.arch, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
@@ -153,7 +149,7 @@ def run_search(
     val_stream = BatchStream(data.arch, cfg.eval_batch_size, data.mean, data.std, device=dev, shuffle=False,
                              drop_last=False)
     steps = min(len(w_stream), len(a_stream))
-    for epoch in range(start, cfg.epochs):
+    for epoch in resume.epochs(cfg.epochs):
         t0 = time.perf_counter()
         algo.begin_epoch(epoch, cfg.epochs)
         net.train()
@@ -167,38 +163,46 @@ def run_search(
                 correct += (logits.argmax(1) == y_w).sum()
                 seen += len(y_w)
                 bar.update()
+        alphas = algo.alphas.detach().cpu()
+        check_finite(label, epoch + 1, float(loss_sum) / seen, resume.rows, alphas=alphas)
         lr = algo.end_epoch()
         net.eval()
         weights = algo.arch_weights().detach()
         run_mask = algo.eval_mask()
         val_loss, val_acc = evaluate(lambda x: net(x, weights, run_mask), val_stream, dev)
-        alphas = algo.alphas.detach().cpu()
         genotype = derive_genotype(alphas, algo.derive_mask())
-        row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / max(seen, 1),
-                   train_acc=100.0 * float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
-                   genotype=genotype_to_str(genotype), alphas=alphas.flatten().tolist(),
-                   arch_probs=weights.float().cpu().flatten().tolist(), epoch_seconds=time.perf_counter() - t0)
-        rows.append(row)
+        row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / seen, train_acc=100.0 * float(correct) / seen,
+                   val_loss=val_loss, val_acc=val_acc, genotype=genotype_to_str(genotype),
+                   alphas=alphas.flatten().tolist(), arch_probs=weights.float().cpu().flatten().tolist(),
+                   epoch_seconds=time.perf_counter() - t0, disconnected=False)
+        resume.rows.append(row)
         log.info("%s epoch %d/%d: train acc %.1f%%, val acc %.1f%%, %s (%.1fs)", label, epoch + 1, cfg.epochs,
                  row["train_acc"], val_acc, row["genotype"], row["epoch_seconds"])
-        save_atomic(dict(format=SEARCH_RESUME_FORMAT, config_hash=chash, algorithm=algo.state_dict(),
-                         w_gen=w_gen.get_state(), a_gen=a_gen.get_state(), rng=global_rng_state(), rows=rows,
-                         epoch=epoch + 1), resume_path)
     final_genotype = derive_genotype(algo.alphas, algo.derive_mask())
-    save_atomic(dict(format=SEARCH_FORMAT, config_hash=chash, mask=mask.to_bits(), network=network,
-                     alphas=algo.alphas.detach().cpu(), genotype=genotype_to_str(final_genotype),
-                     state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_final)
-    resume_path.unlink(missing_ok=True)
-    return search_log_frame(rows)
+    save_checkpoint(dict(format=SEARCH_FORMAT, config_hash=chash, mask=mask.to_bits(), network=network,
+                         alphas=algo.alphas.detach().cpu(), genotype=genotype_to_str(final_genotype),
+                         disconnected=False, state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_final)
+    resume.finish()
+    return search_log_frame(resume.rows)
+
+
+def disconnected_log(mask: OpMask, epochs: int) -> pd.DataFrame:
+    """The log of a leaf with nothing to search: one row at the final epoch, marked
+    ``disconnected``, with the leaf's first architecture and NaN numbers."""
+    nan = float("nan")
+    first = next(iter(mask.genotypes()))
+    return search_log_frame([dict(epoch=epochs, lr=nan, train_loss=nan, train_acc=nan, val_loss=nan, val_acc=nan,
+                                  genotype=genotype_to_str(first), alphas=[nan] * (NUM_EDGES * NUM_OPS),
+                                  arch_probs=[nan] * (NUM_EDGES * NUM_OPS), epoch_seconds=0.0, disconnected=True)])
 
 
 def search_log_frame(rows: list[dict]) -> pd.DataFrame:
     """Typed per-epoch search log (see docs/schemas.md)."""
     df = pd.DataFrame(rows, columns=["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "genotype",
-                                     "alphas", "arch_probs", "epoch_seconds"])
+                                     "alphas", "arch_probs", "epoch_seconds", "disconnected"])
     return df.astype({"epoch": "int64", "lr": "float64", "train_loss": "float64", "train_acc": "float64",
                       "val_loss": "float64", "val_acc": "float64", "genotype": "string",
-                      "epoch_seconds": "float64"})
+                      "epoch_seconds": "float64", "disconnected": "bool"})
 
 
 def weight_optimizer(net: Network, cfg: SearchConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:

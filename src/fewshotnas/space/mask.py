@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from fewshotnas.space.nb201 import NUM_EDGES, NUM_OPS, OPS, Genotype, check_genotype
+from fewshotnas.space.nb201 import EDGES, NUM_EDGES, NUM_OPS, OPS, Genotype, check_genotype
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,16 @@ class OpMask:
         import itertools
 
         return itertools.product(*(self.ops_on(e) for e in range(NUM_EDGES)))  # type: ignore[return-value]
+
+    def can_connect(self) -> bool:
+        """True when some architecture of the mask has a path from the cell's input (node 0) to
+        its output (node 3) through ops other than ``none``. False: every architecture's cell
+        outputs zero whatever its input, so there is nothing to search."""
+        reached = {0}
+        for e, (dst, src) in enumerate(EDGES):  # edges in order of their target node
+            if src in reached and any(OPS[o] != "none" for o in self.ops_on(e)):
+                reached.add(dst)
+        return 3 in reached
 
     def describe(self) -> str:
         """Human-readable ``e0:{skip,conv3} e1:* …`` form; ``*`` = all ops."""

@@ -21,20 +21,43 @@ from torch import nn
 from fewshotnas.data import BatchStream, PreparedData
 from fewshotnas.space import OpMask, build_network
 from fewshotnas.space.supernet import Network
-from fewshotnas.train.checkpoint import (
-    config_hash,
-    global_rng_state,
-    load_checked,
-    load_resume,
-    save_atomic,
-    set_global_rng_state,
-)
+from fewshotnas.codehash import code_hash
+from fewshotnas.files import EpochResume, GeneratorState, config_hash, load_checkpoint, save_checkpoint
 from fewshotnas.train.device import autocast, configure_torch, resolve_device
 
 log = logging.getLogger("fewshotnas")
 
-SUPERNET_FORMAT = 1
-RESUME_FORMAT = 1
+SUPERNET_FORMAT = 2
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss or architecture parameter."""
+
+
+class EmptyEpochError(ValueError):
+    """An epoch would run no step: the batch size exceeds the images it draws from."""
+
+
+def check_finite(label: str, epoch: int, loss: float, rows: list[dict], key: str = "train_loss",
+                 alphas: torch.Tensor | None = None) -> None:
+    """Raise :class:`DivergenceError` when the epoch's mean loss (or any alpha) is not finite,
+    naming the epoch and the last finite epoch loss of ``rows`` (earlier epochs' log rows)."""
+    bad_alphas = alphas is not None and not bool(torch.isfinite(alphas).all())
+    if math.isfinite(loss) and not bad_alphas:
+        return
+    finite = [(r["epoch"], r[key]) for r in rows if math.isfinite(r[key])]
+    last = f"last finite loss {finite[-1][1]:.4g} at epoch {finite[-1][0]}" if finite else "no finite epoch before"
+    what = "architecture parameters" if math.isfinite(loss) else f"training loss ({loss})"
+    raise DivergenceError(f"{label} diverged at epoch {epoch}: non-finite {what}; {last}. Lower the learning rate "
+                          "(or raise grad_clip) and rerun; nothing of this run enters the tables")
+
+
+def check_steps(label: str, images: int, batch_size: int) -> None:
+    """Raise :class:`EmptyEpochError` when ``batch_size`` (full batches only) exceeds ``images``."""
+    if batch_size > images:
+        raise EmptyEpochError(f"{label}: batch_size {batch_size} is larger than the {images} images it draws from, "
+                              "so an epoch would run no step; lower the batch size or keep more images "
+                              "(data.subset / data.fraction)")
 
 ForwardFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -141,6 +164,7 @@ def train_supernet(
     exists (from a killed run with the same configuration) training continues there.
     """
     cfg = SupernetConfig(**train)
+    check_steps("base supernet", len(data.train), cfg.batch_size)
     chash = config_hash({"network": network, "train": train, "seed": seed, "data": data.meta})
     configure_torch(threads, seed)
     dev = resolve_device(device)
@@ -149,48 +173,35 @@ def train_supernet(
                           nesterov=cfg.nesterov)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=0.0)
     gen = torch.Generator().manual_seed(seed)
-    rows: list[dict] = []
-    start_epoch = 0
-    resume_path = Path(resume_path)
-    state = load_resume(resume_path, kind="supernet resume", format_version=RESUME_FORMAT, expected_hash=chash)
-    if state is not None:
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        gen.set_state(state["generator"])
-        set_global_rng_state(state["rng"])
-        rows, start_epoch = state["rows"], state["epoch"]
-        log.info("resuming base supernet at epoch %d/%d from %s", start_epoch, cfg.epochs, resume_path)
+    resume = EpochResume(resume_path, "base supernet", {"config": chash, "code": code_hash("fewshotnas.train.loop")},
+                         {"net": net, "opt": opt, "sched": sched, "generator": GeneratorState(gen)})
     train_stream = BatchStream(data.train, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
                                generator=gen)
     test_stream = BatchStream(data.test, 512, data.mean, data.std, device=dev, shuffle=False, drop_last=False)
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in resume.epochs(cfg.epochs):
         t0 = time.perf_counter()
         train_loss, train_acc = train_epoch(net, train_stream, opt, dev, grad_clip=cfg.grad_clip,
                                             desc=f"supernet epoch {epoch + 1}/{cfg.epochs}", quiet=quiet)
+        check_finite("base supernet", epoch + 1, train_loss, resume.rows)
         lr = sched.get_last_lr()[0]
         sched.step()
         net.eval()
         test_loss, test_acc = evaluate(net, test_stream, dev)
         row = dict(epoch=epoch + 1, lr=lr, train_loss=train_loss, train_acc=train_acc,
                    test_loss=test_loss, test_acc=test_acc, epoch_seconds=time.perf_counter() - t0)
-        rows.append(row)
+        resume.rows.append(row)
         log.info("supernet epoch %d/%d: train loss %.3f acc %.1f%%, test acc %.1f%% (%.1fs)", row["epoch"],
                  cfg.epochs, row["train_loss"], row["train_acc"], test_acc, row["epoch_seconds"])
-        save_atomic(dict(format=RESUME_FORMAT, config_hash=chash, net=net.state_dict(), opt=opt.state_dict(),
-                         sched=sched.state_dict(), generator=gen.get_state(), rng=global_rng_state(), rows=rows,
-                         epoch=epoch + 1),
-                    resume_path)
-    save_atomic(dict(format=SUPERNET_FORMAT, config_hash=chash, network=network, num_classes=data.num_classes,
-                     in_channels=data.in_channels, state_dict={k: v.cpu() for k, v in net.state_dict().items()}),
-                out_checkpoint)
-    resume_path.unlink(missing_ok=True)
-    return pd.DataFrame(rows).astype({"epoch": "int64"})
+    save_checkpoint(dict(format=SUPERNET_FORMAT, config_hash=chash, network=network, num_classes=data.num_classes,
+                         in_channels=data.in_channels,
+                         state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_checkpoint)
+    resume.finish()
+    return pd.DataFrame(resume.rows).astype({"epoch": "int64"})
 
 
 def load_supernet(path: str | Path, device: torch.device | str = "cpu") -> Network:
     """The trained root supernet written by :func:`train_supernet`."""
-    ckpt = load_checked(path, kind="supernet checkpoint", format_version=SUPERNET_FORMAT)
+    ckpt = load_checkpoint(path, kind="supernet checkpoint", format_version=SUPERNET_FORMAT)
     net = build_network(None, channels=ckpt["network"]["channels"],
                         cells_per_stage=ckpt["network"]["cells_per_stage"], num_classes=ckpt["num_classes"],
                         in_channels=ckpt["in_channels"])
