@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -24,7 +24,6 @@ with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
     _problems = check_config(config, yaml.safe_load(_f))
 if _problems:
     raise WorkflowError("bad config (every key is described in config/schema.yaml):\n  " + "\n  ".join(_problems))
-validate(config, "config/schema.yaml")  # passes now; fills in schema defaults
 # (set here for the jobs, not required from the user, so no `envvars:` directive)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 

@@ -38,14 +38,13 @@ class EmptyEpochError(ValueError):
     """An epoch would run no step: the batch size exceeds the images it draws from."""
 
 
-def check_finite(label: str, epoch: int, loss: float, rows: list[dict], key: str = "train_loss",
-                 alphas: torch.Tensor | None = None) -> None:
+def check_finite(label: str, epoch: int, loss: float, rows: list[dict], alphas: torch.Tensor | None = None) -> None:
     """Raise :class:`DivergenceError` when the epoch's mean loss (or any alpha) is not finite,
-    naming the epoch and the last finite epoch loss of ``rows`` (earlier epochs' log rows)."""
+    naming the epoch and the last finite ``train_loss`` of ``rows`` (earlier epochs' log rows)."""
     bad_alphas = alphas is not None and not bool(torch.isfinite(alphas).all())
     if math.isfinite(loss) and not bad_alphas:
         return
-    finite = [(r["epoch"], r[key]) for r in rows if math.isfinite(r[key])]
+    finite = [(r["epoch"], r["train_loss"]) for r in rows if math.isfinite(r["train_loss"])]
     last = f"last finite loss {finite[-1][1]:.4g} at epoch {finite[-1][0]}" if finite else "no finite epoch before"
     what = "architecture parameters" if math.isfinite(loss) else f"training loss ({loss})"
     raise DivergenceError(f"{label} diverged at epoch {epoch}: non-finite {what}; {last}. Lower the learning rate "
