@@ -125,10 +125,17 @@ def test_snas_samples_are_relaxed_one_hots_inside_the_mask():
     algo.begin_epoch(3, 4)  # τ = 0.1: nearly one-hot
     peaks = torch.stack([algo.sample().max(-1).values for _ in range(20)])
     assert peaks.mean() > 0.9
+    nets = [tiny() for _ in range(3)]  # tiny() seeds torch itself
     torch.manual_seed(7)
-    a = algo.sample()
+    a = Snas(nets[0], MASK, CFG, torch.device("cpu"))
     torch.manual_seed(7)
-    torch.testing.assert_close(a, algo.sample())  # the noise follows torch's seed
+    b = Snas(nets[1], MASK, CFG, torch.device("cpu"))
+    draws = torch.stack([a.sample() for _ in range(300)])  # past one noise chunk (256 draws)
+    torch.testing.assert_close(draws, torch.stack([b.sample() for _ in range(300)]))  # the noise follows the seed
+    assert not torch.allclose(draws[0], draws[1])
+    torch.manual_seed(8)
+    c = Snas(nets[2], MASK, CFG, torch.device("cpu"))
+    assert not torch.allclose(draws[0], c.sample())
 
 
 def test_dsnas_estimator_and_edge_fixing():

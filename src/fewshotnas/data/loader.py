@@ -19,7 +19,7 @@ from fewshotnas.data.datasets import ImageSet
 class BatchStream:
     """Epochs of shuffled, normalised (optionally augmented) batches from an :class:`ImageSet`.
 
-    Yields ``(x, y)``: x float32 (B, C, H, W) normalised with ``mean``/``std``, in
+    Yields ``(x, y)``: x float (B, C, H, W; torch's default dtype when the stream was made, float32 unless changed) normalised with ``mean``/``std``, in
     channels-last memory format (faster convolutions on CPU and GPU), y int64 (B,).
     ``augment``: random crop with zero padding of H/8 pixels and a random horizontal flip. The last partial batch is dropped when ``drop_last``.
     """
@@ -74,7 +74,7 @@ class BatchStream:
         order = order.to(self.device)  # one host→device copy per epoch, none per batch
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-            x = (self.images[idx].float() / 255.0 - self.mean) / self.std
+            x = (self.images[idx].to(self.mean.dtype) / 255.0 - self.mean) / self.std
             if rand is not None:
                 x = self._augment(x, rand[i * self.batch_size : (i + 1) * self.batch_size])
             yield x.contiguous(memory_format=torch.channels_last), self.labels[idx]

@@ -123,9 +123,8 @@ def run_search(
     not trained, and its log is one row marked ``disconnected`` with NaN losses and
     accuracies. A non-finite loss or alpha stops the search (:class:`DivergenceError`).
     """
-    cfg = SearchConfig(**{k: tuple(v) if k in ("arch_betas", "temperature") else v for k, v in search.items()})
-    chash = config_hash({"network": network, "search": search, "seed": seed, "mask": mask.to_bits(),
-                         "algorithm": algorithm_cls.__name__, "data": data.meta})
+    cfg = search_config(search)
+    chash = leaf_config_hash(algorithm_cls, data, mask=mask, network=network, search=search, seed=seed)
     configure_torch(threads, seed)
     dev = resolve_device(device)
     if not mask.can_connect():
@@ -138,17 +137,10 @@ def run_search(
     check_steps(f"{label}: architecture half", len(data.arch), cfg.batch_size)
     net = new_network(data, network, mask).to(dev)
     algo = algorithm_cls(net, mask, cfg, dev)
-    w_gen = torch.Generator().manual_seed(seed * 2 + 1)
-    a_gen = torch.Generator().manual_seed(seed * 2 + 2)
+    streams = SearchStreams(data, cfg, seed, dev)
     resume = EpochResume(resume_path, "search", {"config": chash, "code": code_hash("fewshotnas.search")},
-                         {"algorithm": algo, "w_gen": GeneratorState(w_gen), "a_gen": GeneratorState(a_gen)})
-    w_stream = BatchStream(data.weight, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
-                           generator=w_gen)
-    a_stream = BatchStream(data.arch, cfg.batch_size, data.mean, data.std, device=dev, augment=cfg.augment,
-                           generator=a_gen)
-    val_stream = BatchStream(data.arch, cfg.eval_batch_size, data.mean, data.std, device=dev, shuffle=False,
-                             drop_last=False)
-    steps = min(len(w_stream), len(a_stream))
+                         {"algorithm": algo, **streams.generators()})
+    steps = streams.steps
     for epoch in resume.epochs(cfg.epochs):
         t0 = time.perf_counter()
         algo.begin_epoch(epoch, cfg.epochs)
@@ -157,7 +149,7 @@ def run_search(
         correct = torch.zeros((), device=dev)
         seen = 0
         with progress(steps, f"{label} epoch {epoch + 1}/{cfg.epochs}", quiet) as bar:
-            for (x_w, y_w), (x_a, y_a) in zip(w_stream, a_stream):
+            for (x_w, y_w), (x_a, y_a) in streams.pairs():
                 loss, logits = algo.step(x_w, y_w, x_a, y_a)
                 loss_sum += loss * len(y_w)
                 correct += (logits.argmax(1) == y_w).sum()
@@ -169,7 +161,7 @@ def run_search(
         net.eval()
         weights = algo.arch_weights().detach()
         run_mask = algo.eval_mask()
-        val_loss, val_acc = evaluate(lambda x: net(x, weights, run_mask), val_stream, dev)
+        val_loss, val_acc = evaluate(lambda x: net(x, weights, run_mask), streams.val, dev)
         genotype = derive_genotype(alphas, algo.derive_mask())
         row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / seen, train_acc=100.0 * float(correct) / seen,
                    val_loss=val_loss, val_acc=val_acc, genotype=genotype_to_str(genotype),
@@ -184,6 +176,45 @@ def run_search(
                          disconnected=False, state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_final)
     resume.finish()
     return search_log_frame(resume.rows)
+
+
+def search_config(search: dict) -> SearchConfig:
+    """The :class:`SearchConfig` of a ``search.hparams`` config section."""
+    return SearchConfig(**{k: tuple(v) if k in ("arch_betas", "temperature") else v for k, v in search.items()})
+
+
+def leaf_config_hash(algorithm_cls: type, data: PreparedData, *, mask: OpMask, network: dict, search: dict,
+                     seed: int) -> str:
+    """The configuration hash of one leaf's search (stored in its ``final.pt``; the same
+    whether the leaf ran alone or fused with others)."""
+    return config_hash({"network": network, "search": search, "seed": seed, "mask": mask.to_bits(),
+                        "algorithm": algorithm_cls.__name__, "data": data.meta})
+
+
+class SearchStreams:
+    """The batches of a search: weight half and architecture half (shuffled by generators
+    seeded from ``seed``, so every leaf with that seed sees the same batches in the same order),
+    and the validation pass over the architecture half."""
+
+    def __init__(self, data: PreparedData, cfg: SearchConfig, seed: int, device: torch.device) -> None:
+        self.w_gen = torch.Generator().manual_seed(seed * 2 + 1)
+        self.a_gen = torch.Generator().manual_seed(seed * 2 + 2)
+        self.weight = BatchStream(data.weight, cfg.batch_size, data.mean, data.std, device=device,
+                                  augment=cfg.augment, generator=self.w_gen)
+        self.arch = BatchStream(data.arch, cfg.batch_size, data.mean, data.std, device=device, augment=cfg.augment,
+                                generator=self.a_gen)
+        self.val = BatchStream(data.arch, cfg.eval_batch_size, data.mean, data.std, device=device, shuffle=False,
+                               drop_last=False)
+        self.steps = min(len(self.weight), len(self.arch))
+        """Steps per epoch."""
+
+    def generators(self) -> dict[str, GeneratorState]:
+        """The data-order generators, as resume-file parts."""
+        return {"w_gen": GeneratorState(self.w_gen), "a_gen": GeneratorState(self.a_gen)}
+
+    def pairs(self):
+        """One epoch of (x_w, y_w), (x_a, y_a) batch pairs."""
+        return zip(self.weight, self.arch)
 
 
 def disconnected_log(mask: OpMask, epochs: int) -> pd.DataFrame:

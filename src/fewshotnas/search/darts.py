@@ -32,7 +32,30 @@ from fewshotnas.space.supernet import Network
 from fewshotnas.train.device import autocast
 
 
-class Darts1st:
+class SearchState:
+    """The resumable state every search shares: network (``net``), ``alphas``, the weights'
+    optimiser and schedule (``w_opt``, ``w_sched``) and the alphas' optimiser (``a_opt``)."""
+
+    net: torch.nn.Module
+    alphas: torch.Tensor
+    w_opt: torch.optim.Optimizer
+    w_sched: torch.optim.lr_scheduler.LRScheduler
+    a_opt: torch.optim.Optimizer
+
+    def state_dict(self) -> dict:
+        return dict(net=self.net.state_dict(), alphas=self.alphas.detach().clone(), w_opt=self.w_opt.state_dict(),
+                    w_sched=self.w_sched.state_dict(), a_opt=self.a_opt.state_dict())
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        with torch.no_grad():
+            self.alphas.copy_(state["alphas"])
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.w_sched.load_state_dict(state["w_sched"])
+        self.a_opt.load_state_dict(state["a_opt"])
+
+
+class Darts1st(SearchState):
     """First-order DARTS on the sub-space ``mask``; op weights = softmax of masked alphas.
 
     Also the base of the other algorithms: alphas, both optimisers, the weight step and the
@@ -101,18 +124,6 @@ class Darts1st:
     def step(self, x_w, y_w, x_a, y_a):
         self.arch_step(x_a, y_a, x_w, y_w)
         return self.weight_step(x_w, y_w)
-
-    def state_dict(self) -> dict:
-        return dict(net=self.net.state_dict(), alphas=self.alphas.detach().clone(), w_opt=self.w_opt.state_dict(),
-                    w_sched=self.w_sched.state_dict(), a_opt=self.a_opt.state_dict())
-
-    def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])
-        with torch.no_grad():
-            self.alphas.copy_(state["alphas"])
-        self.w_opt.load_state_dict(state["w_opt"])
-        self.w_sched.load_state_dict(state["w_sched"])
-        self.a_opt.load_state_dict(state["a_opt"])
 
 
 class Darts2nd(Darts1st):

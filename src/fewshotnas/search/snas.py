@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from fewshotnas.search.common import SearchConfig, masked_logits
 from fewshotnas.search.darts import Darts1st
-from fewshotnas.space import OpMask
+from fewshotnas.space import NUM_EDGES, NUM_OPS, OpMask
 from fewshotnas.space.supernet import Network
 
 
@@ -24,31 +23,64 @@ def cosine_temperature(epoch: int, epochs: int, start: float = 1.0, end: float =
     return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * t))
 
 
+NOISE_CHUNK = 256
+"""Gumbel draws per refill of the noise buffer (two are used per step)."""
+
+
+def gumbel_noise(generator: torch.Generator, draws: int) -> torch.Tensor:
+    """(draws, 6, 5) standard Gumbel noise −log(E), E ~ Exp(1), from a CPU ``generator``
+    (the same numbers on every device)."""
+    return -torch.empty(draws, NUM_EDGES, NUM_OPS).exponential_(generator=generator).log()
+
+
+def relaxed_sample(logits: torch.Tensor, noise: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """softmax((logits + noise) / τ) over the last dimension (``F.gumbel_softmax``'s soft sample
+    with given noise); −∞ logits get probability 0."""
+    return torch.softmax((logits + noise) / tau, dim=-1)
+
+
 class Snas(Darts1st):
-    """Each step draws a relaxed one-hot sample per edge, z = softmax((α + g)/τ), g ~ Gumbel
-    (torch's global RNG, which resume files restore): the alphas learn through a sample on the
-    validation batch, the weights through another on the training batch. Evaluation uses
-    softmax(α) over the leaf's ops."""
+    """Each step draws a relaxed one-hot sample per edge, z = softmax((α + g)/τ), g ~ Gumbel:
+    the alphas learn through a sample on the validation batch, the weights through another on
+    the training batch. Evaluation uses softmax(α) over the leaf's ops.
+
+    The noise comes from the leaf's own generator, seeded at construction from torch's global
+    RNG (which the search seed and the leaf's initialisation set), and is drawn in chunks on the
+    CPU: a fused run (:mod:`fewshotnas.search.fused`) gives each leaf the same noise as its
+    separate run, and a step never waits on a random-number call."""
 
     def __init__(self, net: Network, mask: OpMask, cfg: SearchConfig, device: torch.device) -> None:
         super().__init__(net, mask, cfg, device)
         self.tau_start, self.tau_end = cfg.temperature
         self.tau = torch.tensor(self.tau_start, device=device)
+        self.noise_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
+        self.noise = torch.empty(0, NUM_EDGES, NUM_OPS, device=device)
+        self.draws = 0
 
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         self.tau.fill_(cosine_temperature(epoch, epochs, self.tau_start, self.tau_end))
+        self.noise, self.draws = self.noise[:0], 0  # an epoch starts on fresh draws, so resumes match
+
+    def next_noise(self) -> torch.Tensor:
+        """(6, 5) Gumbel noise of the next draw (refilled from the generator every NOISE_CHUNK)."""
+        if self.draws == len(self.noise):
+            self.noise = gumbel_noise(self.noise_gen, NOISE_CHUNK).to(self.device)
+            self.draws = 0
+        self.draws += 1
+        return self.noise[self.draws - 1]
 
     def sample(self) -> torch.Tensor:
         """(6, 5) relaxed sample, 0 outside the mask; differentiable w.r.t. the alphas."""
-        return F.gumbel_softmax(masked_logits(self.alphas, self.mask_tensor), tau=self.tau, dim=-1)
+        return relaxed_sample(masked_logits(self.alphas, self.mask_tensor), self.next_noise(), self.tau)
 
     def relaxed_weights(self) -> torch.Tensor:
         """A fresh sample each call: one for the arch step, another for the weight step."""
         return self.sample()
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "tau": self.tau.detach().clone()}
+        return {**super().state_dict(), "tau": self.tau.detach().clone(), "noise_gen": self.noise_gen.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.tau.copy_(state["tau"])
+        self.noise_gen.set_state(state["noise_gen"])

@@ -28,9 +28,9 @@ CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 class ConvBN(nn.Sequential):
     """Conv (no bias) → BN(affine). The preceding ReLU is applied once per edge by :class:`MixedOp`."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False, groups=groups),
             nn.BatchNorm2d(c_out),
         )
 
@@ -61,11 +61,11 @@ def avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
 class ResNetBasicBlock(nn.Module):
     """NB201 reduction block: ReLU-Conv3×3(s2)-BN → ReLU-Conv3×3-BN, plus AvgPool(2)-Conv1×1 shortcut."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, groups: int = 1) -> None:
         super().__init__()
-        self.conv_a = ConvBN(c_in, c_out, 3, stride=2)
-        self.conv_b = ConvBN(c_out, c_out, 3)
-        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+        self.conv_a = ConvBN(c_in, c_out, 3, stride=2, groups=groups)
+        self.conv_b = ConvBN(c_out, c_out, 3, groups=groups)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False, groups=groups))
         self.relu_a, self.relu_b = nn.ReLU(), nn.ReLU()  # modules, so that hooks (the #lr metric) see them
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,19 +77,23 @@ class MixedOp(nn.Module):
     """Σ_o w[o]·op_o(x) over the ops given at call time; ``none`` adds nothing.
 
     Only ops of the build mask have modules (``convs`` for the convolutions;
-    ``skip_connect`` and ``avg_pool_3x3`` have no parameters).
+    ``skip_connect`` and ``avg_pool_3x3`` have no parameters). ``groups`` > 1 makes the
+    convolutions grouped: the fused network (:mod:`fewshotnas.space.fused`) runs one
+    group of ``channels / groups`` channels per leaf.
     """
 
-    def __init__(self, channels: int, built_ops: tuple[int, ...]) -> None:
+    def __init__(self, channels: int, built_ops: tuple[int, ...], groups: int = 1) -> None:
         super().__init__()
         self.built_ops = built_ops
         self.convs = nn.ModuleDict(
-            {OPS[o]: ConvBN(channels, channels, CONV_KERNELS[OPS[o]]) for o in built_ops if OPS[o] in CONV_KERNELS}
+            {OPS[o]: ConvBN(channels, channels, CONV_KERNELS[OPS[o]], groups=groups)
+             for o in built_ops if OPS[o] in CONV_KERNELS}
         )
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None, run_ops: tuple[int, ...]) -> torch.Tensor | None:
-        """``weights``: (5,) tensor or None for weight 1 on every op; ``run_ops``: ops to compute.
+        """``weights``: (5,) tensor (or (5, channels, 1, 1), per channel: the fused network's
+        per-leaf weights), or None for weight 1 on every op; ``run_ops``: ops to compute.
 
         Returns None when no op contributes (only ``none``), so callers skip the add.
         """
@@ -116,9 +120,9 @@ class MixedOp(nn.Module):
 class Cell(nn.Module):
     """A 4-node NB201 cell; node j = Σ_{i<j} mixed_op_{j←i}(node i); the output is node 3."""
 
-    def __init__(self, channels: int, build_mask: OpMask) -> None:
+    def __init__(self, channels: int, build_mask: OpMask, groups: int = 1) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(MixedOp(channels, build_mask.ops_on(e)) for e in range(NUM_EDGES))
+        self.edges = nn.ModuleList(MixedOp(channels, build_mask.ops_on(e), groups) for e in range(NUM_EDGES))
 
     def forward(
         self, x: torch.Tensor, arch_weights: torch.Tensor | None, run_ops: tuple[tuple[int, ...], ...]
@@ -136,7 +140,7 @@ class Cell(nn.Module):
 
 
 @lru_cache(maxsize=4096)
-def _run_ops(mask: OpMask) -> tuple[tuple[int, ...], ...]:
+def run_ops_of(mask: OpMask) -> tuple[tuple[int, ...], ...]:
     return tuple(mask.ops_on(e) for e in range(NUM_EDGES))
 
 
@@ -191,7 +195,7 @@ class Network(nn.Module):
 
     def mixture_weights(self, mask: OpMask, device: torch.device) -> torch.Tensor | None:
         """Uniform weights over ``mask`` (cached), or None when every edge has a single op."""
-        if all(len(ops) == 1 for ops in _run_ops(mask)):
+        if all(len(ops) == 1 for ops in run_ops_of(mask)):
             return None
         key = (mask, device)
         if key not in self._uniform_cache:
@@ -204,7 +208,7 @@ class Network(nn.Module):
         mask = mask or self.build_mask
         if mask is not self.build_mask:
             self.check_run_mask(mask)
-        run_ops = _run_ops(mask)
+        run_ops = run_ops_of(mask)
         if arch_weights is None:
             arch_weights = self.mixture_weights(mask, x.device)
         h = self.stem(x)
