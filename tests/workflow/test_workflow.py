@@ -4,12 +4,14 @@ changed search hyperparameter make Snakemake do."""
 from __future__ import annotations
 
 import copy
+import shutil
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -169,3 +171,34 @@ def test_splits_target_with_warmup_fresh_weights_and_cutcost(tmp_path):
     scores = pd.read_parquet(res / "split/fashion_mnist/gradnorm/seed0/level1/scores.parquet")
     assert set(scores["edge"]) == {0, 1, 2, 3} and scores.groupby("edge")["chosen"].all().sum() == 1
     assert (res / "plots" / "fashion_mnist" / "split_distance.png").exists()
+
+
+def search_logs(root: Path) -> dict[str, pd.DataFrame]:
+    return {str(p.relative_to(root)): pd.read_parquet(p) for p in sorted(root.glob("results/tiny/search/**/log.parquet"))}
+
+
+def test_fused_searches_plan_and_match_separate_runs(finished_run, tmp_path):
+    """search.fuse: tree makes one job per tree (nosplit, unchanged, is not rerun), dataset one job per
+    dataset × algorithm × seed; a fused rerun writes the same per-leaf logs as the separate jobs."""
+    work, cfg, _ = finished_run
+    fused_cfg = {}
+    for fuse, expected in (("tree", {"search_tree": 3 * 3}), ("dataset", {"search_dataset": 3})):
+        changed = copy.deepcopy(cfg)
+        changed["search"]["fuse"] = fuse
+        fused_cfg[fuse] = changed
+        config = tmp_path / f"{fuse}.yaml"
+        config.write_text(yaml.safe_dump(changed))
+        jobs = planned_jobs(snakemake(work, config, "-n"))
+        assert {k: v for k, v in jobs.items() if k.startswith("search")} == expected
+    copy_dir = tmp_path / "copy"
+    shutil.copytree(work, copy_dir, ignore=shutil.ignore_patterns(".snakemake"))
+    snakemake(copy_dir, tmp_path / "tree.yaml")
+    separate, fused = search_logs(work), search_logs(copy_dir)
+    assert separate.keys() == fused.keys() and len(fused) == 13 * 3
+    for path, a in separate.items():
+        b = fused[path]
+        assert list(a["genotype"]) == list(b["genotype"]), path
+        for col in ("train_loss", "val_loss"):
+            np.testing.assert_allclose(b[col], a[col], atol=1e-3, err_msg=f"{path} {col}")
+        np.testing.assert_allclose(np.stack(b["alphas"]), np.stack(a["alphas"]), atol=1e-3, err_msg=path)
+    assert planned_jobs(snakemake(copy_dir, tmp_path / "tree.yaml", "-n")) == {}

@@ -7,6 +7,9 @@ SPLIT_METHODS = list(config["split"]["methods"])
 SEARCH_METHODS = SPLIT_METHODS + (["nosplit"] if config["search"]["nosplit"] else [])
 ALGORITHMS = list(config["search"]["algorithms"])
 SPLIT_SEED = config["split"]["seeds"][0]  # the tree the searches use
+FUSE = config["search"]["fuse"]  # none | tree | dataset
+FUSABLE = ("darts1", "darts2", "snas")  # algorithms with a fused implementation (fewshotnas.search.fused)
+FUSED_ALGORITHMS = [a for a in ALGORITHMS if a in FUSABLE] if FUSE != "none" else []
 SUPERNET_SEED = config["supernet"]["seed"]
 BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
 SPLIT_KEYS = ("policy", "edge_choice", "weights", "warmup_epochs", "depth", "branching", "edges", "balanced",
@@ -83,6 +86,21 @@ def search_log(dataset, method, algo, seed, leaf):
     return f"{R}/search/{dataset}/{method}/{algo}/seed{seed}/leaf{leaf}/log.parquet"
 
 
+def fused_outputs(name, methods):
+    """Per-leaf output patterns of a fused search job ({dataset}, {algo}, {seed} wildcards; the
+    method too when ``methods`` is ["{method}"])."""
+    out = []
+    for method in methods:
+        leaves = SPLIT_CONFIG.num_leaves() if method == "{method}" else num_leaves(method)
+        out += [f"{R}/search/{{dataset}}/{method}/{{algo}}/seed{{seed}}/leaf{leaf}/{name}" for leaf in range(leaves)]
+    return out
+
+
+def one_of(names):
+    """A wildcard regex matching exactly ``names`` (nothing when empty)."""
+    return "|".join(names) if names else "(?!x)x"
+
+
 def lookup_path(dataset, method, algo, seed):
     return f"{R}/benchmark/{dataset}/{method}/{algo}/seed{seed}.parquet"
 
@@ -137,3 +155,8 @@ def search_inputs(wc):
     if wc.method != "nosplit":
         inputs["tree"] = final_tree(wc.dataset, wc.method)
     return inputs
+
+
+def dataset_search_inputs(wc):
+    """A fused job over a whole dataset: its data and every split method's final tree."""
+    return {"data": prepared(wc.dataset), "trees": [final_tree(wc.dataset, m) for m in SPLIT_METHODS]}

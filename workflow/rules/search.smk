@@ -1,5 +1,6 @@
 rule search_leaf:
-    """Search one leaf from fresh weights with one algorithm and seed; resumes after a kill."""
+    """Search one leaf from fresh weights with one algorithm and seed; resumes after a kill.
+    With search.fuse, only algorithms without a fused implementation (and nosplit) run here."""
     input:
         unpack(search_inputs),
     output:
@@ -23,3 +24,75 @@ rule search_leaf:
         "../../envs/torch.yaml"
     script:
         "../scripts/search_leaf.py"
+
+
+# search.fuse: the leaves of one tree (or every tree of a dataset) searched as one program,
+# each leaf's outputs exactly as search_leaf writes them (fewshotnas.search.fused).
+if FUSE == "tree":
+
+    ruleorder: search_tree > search_leaf
+
+    rule search_tree:
+        """Search every leaf of one tree as one fused program; resumes after a kill."""
+        input:
+            data=lambda wc: prepared(wc.dataset),
+            tree=lambda wc: final_tree(wc.dataset, wc.method),
+        output:
+            logs=fused_outputs("log.parquet", ["{method}"]),
+            finals=fused_outputs("final.pt", ["{method}"]),
+        wildcard_constraints:
+            method=one_of(SPLIT_METHODS),
+            algo=one_of(FUSED_ALGORITHMS),
+        log:
+            f"{R}/logs/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.log",
+        benchmark:
+            f"{R}/benchmarks/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.tsv"
+        params:
+            network=config["network"],
+            search=config["search"]["hparams"],
+            device=config["device"],
+            resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.pt",
+            code=library_hash("search_fused.py"),
+        threads: config["threads"]
+        resources:
+            mem_mb=8000,
+            runtime=24 * 60,
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/search_fused.py"
+
+
+if FUSE == "dataset":
+
+    ruleorder: search_dataset > search_leaf
+
+    rule search_dataset:
+        """Search every leaf of every tree of a dataset (and the nosplit baseline) as one fused
+        program; resumes after a kill."""
+        input:
+            unpack(dataset_search_inputs),
+        output:
+            logs=fused_outputs("log.parquet", SEARCH_METHODS),
+            finals=fused_outputs("final.pt", SEARCH_METHODS),
+        wildcard_constraints:
+            algo=one_of(FUSED_ALGORITHMS),
+        log:
+            f"{R}/logs/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.log",
+        benchmark:
+            f"{R}/benchmarks/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.tsv"
+        params:
+            network=config["network"],
+            search=config["search"]["hparams"],
+            device=config["device"],
+            methods=SEARCH_METHODS,
+            resume=f"{R}/_resume/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.pt",
+            code=library_hash("search_fused.py"),
+        threads: config["threads"]
+        resources:
+            mem_mb=16000,
+            runtime=24 * 60,
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/search_fused.py"
