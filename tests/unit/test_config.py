@@ -88,5 +88,5 @@ def test_every_conda_path_in_rules_exists():
     for rule_file in rules:
         for rel in re.findall(r'conda:\s*\n\s*"([^"]+)"', rule_file.read_text()):
             assert (rule_file.parent / rel).resolve().is_file(), rel
-    n_rules = sum(len(re.findall(r"^rule ", r.read_text(), re.M)) for r in rules)
+    n_rules = sum(len(re.findall(r"^\s*rule \w+:", r.read_text(), re.M)) for r in rules)  # also rules under `if`
     assert len(paths) == n_rules

@@ -14,7 +14,7 @@ from fewshotnas.search import get_algorithm, run_search
 from fewshotnas.search.flat import FlatParameters
 from fewshotnas.search.fused import run_fused_search
 from fewshotnas.space import OpMask
-from fewshotnas.space.fused import FusedNetwork, reachable_edges, union_mask
+from fewshotnas.space.fused import FusedNetwork, path_reach, path_useful, reachable_edges, union_mask
 from fewshotnas.space.supernet import build_network
 
 NETWORK = {"channels": 2, "cells_per_stage": 1}
@@ -51,6 +51,17 @@ def leaf_networks(masks, seed=1):
         nets.append(build_network(mask, channels=3, cells_per_stage=1, num_classes=10, in_channels=1)
                     .to(memory_format=torch.channels_last))
     return nets
+
+
+def test_path_reach_and_usefulness():
+    # leaf 0: e0 none → node 1 unreached, so e2 and e4 (from node 1) are not computed; e5 (3←2)
+    # is none → node 2 leads nowhere, so e1 and e2 (into node 2) get no gradient;
+    # leaf 1: e0 conv feeds node 1, but e2 and e4 are none → node 1 leads nowhere
+    ops = torch.tensor([[0, 3, 3, 1, 3, 0], [3, 1, 0, 4, 0, 1]])
+    assert path_reach(ops).tolist() == [[1, 1, 0, 1, 0, 1], [1, 1, 1, 1, 1, 1]]
+    assert path_useful(ops).tolist() == [[True, False, False, True, True, True],
+                                         [False, True, True, True, True, True]]
+    assert path_useful(torch.tensor([[3, 3, 3, 0, 0, 0]])).tolist() == [[False, False, False, True, True, True]]
 
 
 def test_union_and_reachability():
@@ -143,7 +154,7 @@ def assert_finals_match(tmp_path, count, tol):
         assert b["state_dict"].keys() == a["state_dict"].keys()
 
 
-@pytest.mark.parametrize("algorithm", ["darts1", "snas"])
+@pytest.mark.parametrize("algorithm", ["darts1", "snas", "dsnas"])
 def test_fused_search_equals_separate_runs(data, tmp_path, algorithm):
     separate, fused = run_both(data, tmp_path, algorithm)
     assert_logs_match(separate, fused, tol=1e-4)
@@ -151,7 +162,7 @@ def test_fused_search_equals_separate_runs(data, tmp_path, algorithm):
     assert not (tmp_path / "fused.resume").exists()
 
 
-@pytest.mark.parametrize("algorithm", ["darts1", "darts2", "snas"])
+@pytest.mark.parametrize("algorithm", ["darts1", "darts2", "snas", "dsnas"])
 def test_fused_search_equals_separate_runs_float64(data, tmp_path, algorithm, float64):
     """DARTS-2nd's finite-difference hypergradient amplifies float32 rounding (different kernels,
     different summation order) and Adam's normalisation turns it into different steps on
@@ -161,17 +172,18 @@ def test_fused_search_equals_separate_runs_float64(data, tmp_path, algorithm, fl
     assert_finals_match(tmp_path, len(LEAVES), tol=1e-7)
 
 
-def test_killed_fused_search_resumes(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("algorithm", ["snas", "dsnas"])
+def test_killed_fused_search_resumes(data, tmp_path, monkeypatch, algorithm):
     masks = LEAVES[:3]
     kwargs = dict(masks=masks, network=NETWORK, search={**SEARCH, "epochs": 3}, seed=0, quiet=True)
-    full = run_fused_search("snas", data, out_finals=[tmp_path / f"a{k}.pt" for k in range(3)],
+    full = run_fused_search(algorithm, data, out_finals=[tmp_path / f"a{k}.pt" for k in range(3)],
                             resume_path=tmp_path / "a.resume", **kwargs)
     outs = [tmp_path / f"b{k}.pt" for k in range(3)]
     run_killed(monkeypatch, fused_module, "evaluate_leaves", 2,  # in epoch 2
-               lambda: run_fused_search("snas", data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs))
+               lambda: run_fused_search(algorithm, data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs))
     assert (tmp_path / "b.resume").exists() and not any(p.exists() for p in outs)
     torch.manual_seed(12345)  # a fresh process would not share the killed run's RNG state
-    resumed = run_fused_search("snas", data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs)
+    resumed = run_fused_search(algorithm, data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs)
     for a, b in zip(full, resumed):
         pd.testing.assert_frame_equal(a.drop(columns="epoch_seconds"), b.drop(columns="epoch_seconds"))
     for k in range(3):
@@ -181,7 +193,7 @@ def test_killed_fused_search_resumes(data, tmp_path, monkeypatch):
             torch.testing.assert_close(a["state_dict"][name], b["state_dict"][name])
 
 
-def test_unfusable_algorithm_is_a_clear_error(data, tmp_path):
-    with pytest.raises(ValueError, match="dsnas.*no fused implementation.*search.fuse: none"):
-        run_fused_search("dsnas", data, masks=LEAVES[:1], network=NETWORK, search=SEARCH, seed=0,
+def test_unknown_algorithm_is_a_clear_error(data, tmp_path):
+    with pytest.raises(ValueError, match="enas.*no fused implementation.*search.fuse: none"):
+        run_fused_search("enas", data, masks=LEAVES[:1], network=NETWORK, search=SEARCH, seed=0,
                          out_finals=[tmp_path / "x.pt"], resume_path=tmp_path / "x.resume")

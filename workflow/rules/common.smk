@@ -8,7 +8,7 @@ SEARCH_METHODS = SPLIT_METHODS + (["nosplit"] if config["search"]["nosplit"] els
 ALGORITHMS = list(config["search"]["algorithms"])
 SPLIT_SEED = config["split"]["seeds"][0]  # the tree the searches use
 FUSE = config["search"]["fuse"]  # none | tree | dataset
-FUSABLE = ("darts1", "darts2", "snas")  # algorithms with a fused implementation (fewshotnas.search.fused)
+FUSABLE = ("darts1", "darts2", "snas", "dsnas")  # algorithms with a fused implementation (fewshotnas.search.fused)
 FUSED_ALGORITHMS = [a for a in ALGORITHMS if a in FUSABLE] if FUSE != "none" else []
 SUPERNET_SEED = config["supernet"]["seed"]
 BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository

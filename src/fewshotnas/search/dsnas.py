@@ -11,6 +11,10 @@ probability gap p₁ − p₂ reaches the threshold is fixed to its best op; sam
 evaluation then use that op only, and the run continues on the remaining edges. The check is
 tensor arithmetic (no host sync); the count of fixed edges is logged once per epoch.
 
+Sampling: op = argmax over the allowed ops of (α + g), g ~ Gumbel (the Gumbel-max trick: a
+draw from softmax(α)), with the noise from the leaf's own generator as in SNAS, so a fused run
+(:mod:`fewshotnas.search.fused`) samples each leaf's paths exactly as its separate run does.
+
 A sampled path decides which kernels run, so the six sampled indices are read back to the
 host once per step (one small sync; unavoidable for single-path training).
 """
@@ -24,6 +28,7 @@ import torch.nn.functional as F
 
 from fewshotnas.search.common import SearchConfig, cross_entropy, masked_logits
 from fewshotnas.search.darts import Darts1st
+from fewshotnas.search.snas import NoiseStream
 from fewshotnas.space import NUM_OPS, OpMask
 from fewshotnas.space.supernet import Network
 from fewshotnas.train.device import autocast
@@ -39,6 +44,7 @@ class Dsnas(Darts1st):
         self.threshold = cfg.fix_threshold
         self.fixed = torch.zeros(mask.to_tensor().shape[0], dtype=torch.bool, device=device)
         self.fixed_op = torch.zeros_like(self.fixed, dtype=torch.long)
+        self.noise = NoiseStream(device)
 
     def allowed(self) -> torch.Tensor:
         """(6, 5) bool: the leaf's ops, narrowed to the fixed op on fixed edges."""
@@ -61,16 +67,18 @@ class Dsnas(Darts1st):
     def eval_mask(self) -> OpMask:
         return OpMask.from_genotype(tuple(self.best_ops().cpu().tolist()))
 
-    def sample(self, probs: torch.Tensor | None = None) -> tuple[torch.Tensor, OpMask]:
-        """(6,) op indices drawn from ``probs`` (default: the current probabilities; global
-        RNG) and the single-path run mask."""
-        probs = self.probabilities().detach() if probs is None else probs
-        ops = torch.multinomial(probs, 1).squeeze(1)
+    def sample(self) -> tuple[torch.Tensor, OpMask]:
+        """(6,) op indices drawn from softmax(α) over the allowed ops (Gumbel-max with the leaf's
+        noise) and the single-path run mask."""
+        ops = sample_ops(self.alphas.detach(), self.allowed(), self.noise.next())
         return ops, OpMask.from_genotype(tuple(ops.cpu().tolist()))
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        self.noise.restart()
 
     def step(self, x_w, y_w, x_a, y_a):
         probs = self.probabilities().detach()
-        ops, path = self.sample(probs)
+        ops, path = self.sample()
         onehot = F.one_hot(ops, NUM_OPS).float()
         z = onehot.clone().requires_grad_(True)
         with autocast(self.device):
@@ -88,19 +96,34 @@ class Dsnas(Darts1st):
         """Fix every free edge whose top-two probability gap reaches the threshold to its best
         op (in place, on the device; an edge with one allowed op has gap 1)."""
         with torch.no_grad():
-            top = self.probabilities().topk(2, dim=-1).values
-            newly = (top[:, 0] - top[:, 1] >= self.threshold) & ~self.fixed
-            self.fixed_op.copy_(torch.where(newly, self.best_ops(), self.fixed_op))
-            self.fixed |= newly
+            fixed_edges_update(self.probabilities(), self.best_ops(), self.fixed, self.fixed_op, self.threshold)
 
     def end_epoch(self) -> float:
         log.info("DSNAS: %d of %d edges fixed", int(self.fixed.sum()), len(self.fixed))
         return super().end_epoch()
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "fixed": self.fixed.clone(), "fixed_op": self.fixed_op.clone()}
+        return {**super().state_dict(), "fixed": self.fixed.clone(), "fixed_op": self.fixed_op.clone(),
+                "noise": self.noise.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.fixed.copy_(state["fixed"])
         self.fixed_op.copy_(state["fixed_op"])
+        self.noise.load_state_dict(state["noise"])
+
+
+def sample_ops(alphas: torch.Tensor, allowed: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """(…, 6) op per edge: argmax of the allowed alphas plus Gumbel ``noise`` (a draw from the
+    softmax over the allowed ops); ``alphas``, ``allowed`` (bool) and ``noise`` are (…, 6, 5)."""
+    return (masked_logits(alphas, allowed) + noise).argmax(dim=-1)
+
+
+def fixed_edges_update(probs: torch.Tensor, best: torch.Tensor, fixed: torch.Tensor, fixed_op: torch.Tensor,
+                       threshold: float) -> None:
+    """Fix, in place, every free edge whose top-two probability gap reaches ``threshold`` to its
+    best op. ``probs`` (…, 6, 5); ``best``, ``fixed`` (bool), ``fixed_op`` (…, 6)."""
+    top = probs.topk(2, dim=-1).values
+    newly = (top[..., 0] - top[..., 1] >= threshold) & ~fixed
+    fixed_op.copy_(torch.where(newly, best, fixed_op))
+    fixed |= newly

@@ -14,6 +14,20 @@ import torch
 from torch import nn
 
 
+def alias_into_flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """One flat tensor holding ``tensors`` (same dtype and device, each dense), which become
+    views into it with their shapes and strides: in-place updates of either are shared."""
+    sizes = [t.numel() for t in tensors]
+    flat = torch.empty(sum(sizes), dtype=tensors[0].dtype, device=tensors[0].device)
+    for t, chunk in zip(tensors, flat.split(sizes)):
+        if not (t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last)):
+            raise ValueError(f"tensor of shape {tuple(t.shape)} is not dense; cannot alias it")
+        view = chunk.as_strided(t.shape, t.stride())
+        view.copy_(t.detach())
+        t.data = view
+    return flat
+
+
 class FlatParameters:
     """``params`` (parameters of a fused module, K leaves stacked on dim 0) aliased into one flat
     :class:`nn.Parameter`; ``flat.grad`` holds the gradients after :meth:`set_grads`.
@@ -26,26 +40,18 @@ class FlatParameters:
         if not params:
             raise ValueError("no parameters to flatten")
         self.params, self.leaves = params, leaves
-        first = params[0]
-        sizes = [p.numel() for p in params]
-        flat = torch.empty(sum(sizes), dtype=first.dtype, device=first.device)
-        grad = torch.zeros_like(flat)
-        self.grad_views: list[torch.Tensor] = []
-        segments = []
-        for p, chunk, grad_chunk in zip(params, flat.split(sizes), grad.split(sizes)):
-            if not (p.is_contiguous() or p.is_contiguous(memory_format=torch.channels_last)):
-                raise ValueError(f"parameter of shape {tuple(p.shape)} is not dense; cannot alias it")
+        for p in params:
             if p.dim() == 0 or p.shape[0] % leaves:
                 raise ValueError(f"parameter of shape {tuple(p.shape)} does not split into {leaves} leaves")
-            view = chunk.as_strided(p.shape, p.stride())
-            view.copy_(p.detach())
-            p.data = view
-            self.grad_views.append(grad_chunk.as_strided(p.shape, p.stride()))
-            segments.append(torch.arange(leaves, device=flat.device).repeat_interleave(p.numel() // leaves))
+        flat = alias_into_flat(params)
+        grad = torch.zeros_like(flat)
+        sizes = [p.numel() for p in params]
+        self.grad_views = [chunk.as_strided(p.shape, p.stride()) for p, chunk in zip(params, grad.split(sizes))]
+        self.segment = torch.cat([torch.arange(leaves, device=flat.device).repeat_interleave(p.numel() // leaves)
+                                  for p in params])
+        """(N,) int64: the leaf of every element of ``flat``."""
         self.flat = nn.Parameter(flat)
         self.flat.grad = grad
-        self.segment = torch.cat(segments)
-        """(N,) int64: the leaf of every element of ``flat``."""
 
     def set_grads(self, grads: tuple[torch.Tensor | None, ...] | list[torch.Tensor | None]) -> torch.Tensor:
         """Copy per-parameter gradients (None: zero) into ``flat.grad`` and return it."""

@@ -9,9 +9,12 @@ shared is the work of launching kernels: one grouped convolution does the K
 leaves' convolutions, one flat SGD update (:class:`FlatParameters`) their
 weights.
 
-Fused algorithms: DARTS 1st and 2nd order (per-leaf finite-difference ε) and
-SNAS (per-leaf Gumbel noise, from each leaf's own generator). DSNAS trains one
-sampled path per step, a different one per leaf, so it stays separate.
+Fused algorithms: DARTS 1st and 2nd order (per-leaf finite-difference ε), SNAS
+(per-leaf Gumbel noise, from each leaf's own generator) and DSNAS. DSNAS samples
+a different path per leaf: the fused step runs the union of the sampled ops with
+one-hot weights per leaf, and restores afterwards the weights, momentum and
+BatchNorm statistics of every op a leaf did not run, as its separate run leaves
+them untouched.
 """
 
 from __future__ import annotations
@@ -39,16 +42,17 @@ from fewshotnas.search.common import (
     search_log_frame,
 )
 from fewshotnas.search.darts import Darts1st, Darts2nd, SearchState
-from fewshotnas.search.flat import FlatParameters
-from fewshotnas.search.snas import NOISE_CHUNK, Snas, cosine_temperature, gumbel_noise, relaxed_sample
+from fewshotnas.search.dsnas import Dsnas, fixed_edges_update, sample_ops
+from fewshotnas.search.flat import FlatParameters, alias_into_flat
+from fewshotnas.search.snas import NoiseStream, Snas, cosine_temperature, relaxed_sample
 from fewshotnas.space import NUM_EDGES, NUM_OPS, OpMask, genotype_to_str
-from fewshotnas.space.fused import FusedNetwork
+from fewshotnas.space.fused import OWNER_ALWAYS, FusedNetwork, op_owner, path_reach, path_useful
 from fewshotnas.train.device import autocast, configure_torch, resolve_device
 from fewshotnas.train.loop import check_finite, check_steps, new_network, progress
 
 log = logging.getLogger("fewshotnas")
 
-FUSABLE: dict[str, type] = {"darts1": Darts1st, "darts2": Darts2nd, "snas": Snas}
+FUSABLE: dict[str, type] = {"darts1": Darts1st, "darts2": Darts2nd, "snas": Snas, "dsnas": Dsnas}
 """Algorithms with a fused implementation, by config name."""
 
 
@@ -83,15 +87,30 @@ class FusedSearch(SearchState):
         self.w_sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_opt, T_max=cfg.epochs, eta_min=cfg.lr_min)
         self.a_opt = torch.optim.Adam([self.alphas], lr=cfg.arch_lr, betas=cfg.arch_betas,
                                       weight_decay=cfg.arch_weight_decay)
-        self.snas = self.kind is Snas
+        self.snas, self.dsnas = self.kind is Snas, self.kind is Dsnas
+        if self.snas or self.dsnas:
+            self.noise = NoiseStream.joined([a.noise for a in leaves], device)
         if self.snas:
             self.tau_start, self.tau_end = cfg.temperature
             self.tau = torch.tensor(self.tau_start, device=device)
-            self.noise_gens = [torch.Generator().manual_seed(0) for _ in leaves]
-            for gen, leaf in zip(self.noise_gens, leaves):
-                gen.set_state(leaf.noise_gen.get_state())
-            self.noise = torch.empty(0, self.leaves, NUM_EDGES, NUM_OPS, device=device)
-            self.draws = 0
+        if self.dsnas:
+            self.threshold = cfg.fix_threshold
+            self.fixed = torch.zeros(self.leaves, NUM_EDGES, dtype=torch.bool, device=device)
+            self.fixed_op = torch.zeros(self.leaves, NUM_EDGES, dtype=torch.long, device=device)
+            names = [n for n, _ in self.net.named_parameters()]
+            self.param_owner = self._element_owners(names, self.params)
+            stats = [(n, b) for n, b in self.net.named_buffers() if n.endswith(("running_mean", "running_var"))]
+            self.stats = alias_into_flat([b for _, b in stats])
+            self.stats_owner = self._element_owners([n for n, _ in stats], [b for _, b in stats])
+
+    def _element_owners(self, names: list[str], tensors: list[torch.Tensor]) -> torch.Tensor:
+        """(N,) index into a flattened (K, 31) activity table for every element of the flat
+        tensor that aliases ``tensors`` (leaf-major blocks): leaf · 31 + owner id."""
+        ids = []
+        for name, t in zip(names, tensors):
+            leaf = torch.arange(self.leaves, device=self.device).repeat_interleave(t.numel() // self.leaves)
+            ids.append(leaf * (OWNER_ALWAYS + 1) + op_owner(name))
+        return torch.cat(ids)
 
     # ----- architecture weights
     def probabilities(self) -> torch.Tensor:
@@ -99,30 +118,101 @@ class FusedSearch(SearchState):
         return torch.softmax(masked_logits(self.alphas, self.mask_tensor), dim=-1)
 
     def arch_weights(self) -> torch.Tensor:
+        """(K, 6, 5) evaluation op weights: softmax(α) (DSNAS: one-hot of the best ops)."""
+        if self.dsnas:
+            return F.one_hot(self.best_ops(), NUM_OPS).to(self.alphas.dtype)
         return self.probabilities()
 
-    def next_noise(self) -> torch.Tensor:
-        """(K, 6, 5) Gumbel noise: leaf k's next draw from its own generator (as its separate run)."""
-        if self.draws == len(self.noise):
-            self.noise = torch.stack([gumbel_noise(g, NOISE_CHUNK) for g in self.noise_gens], dim=1).to(self.device)
-            self.draws = 0
-        self.draws += 1
-        return self.noise[self.draws - 1]
+    def eval_forward(self):
+        """The validation forward pass with the current alphas: x → (K, B, J) logits. DSNAS
+        runs each leaf's best path only (edges its path does not reach contribute nothing)."""
+        weights = self.arch_weights().detach()
+        if not self.dsnas:
+            return lambda x: self.net(x, weights)
+        best = self.best_ops()
+        run = ops_union(best.cpu())
+        weights = weights * path_reach(best)[..., None].to(weights.dtype)
+        return lambda x: self.net(x, weights, run)
+
+    def derive_masks(self) -> list[OpMask]:
+        """Per leaf, the mask its genotype is derived in (DSNAS: narrowed to its fixed edges)."""
+        if not self.dsnas:
+            return list(self.masks)
+        return [OpMask.from_array(a) for a in self.allowed().cpu()]
+
+    # ----- DSNAS
+    def allowed(self) -> torch.Tensor:
+        """(K, 6, 5) bool: each leaf's ops, narrowed to the fixed op on its fixed edges (DSNAS)."""
+        fixed_rows = F.one_hot(self.fixed_op, NUM_OPS).bool()
+        return torch.where(self.fixed[..., None], fixed_rows, self.mask_tensor)
+
+    def best_ops(self) -> torch.Tensor:
+        """(K, 6) argmax op per edge among the allowed ones (DSNAS)."""
+        return masked_logits(self.alphas.detach(), self.allowed()).argmax(dim=-1)
+
+    def dsnas_step(self, x_w, y_w, x_a, y_a) -> tuple[torch.Tensor, torch.Tensor]:
+        """DSNAS's step for every leaf (see :mod:`fewshotnas.search.dsnas`): one path sampled per
+        leaf, the union of the paths computed (one host sync: which ops to run), each leaf's ops
+        weighted one-hot. Afterwards the weights and momentum of every (leaf, op) that gets no
+        gradient in that leaf's separate run (off its path, or on it but leading nowhere), and
+        the BN statistics of every op that run does not compute, are put back."""
+        allowed = self.allowed()
+        probs = torch.softmax(masked_logits(self.alphas.detach(), allowed), dim=-1)
+        ops = sample_ops(self.alphas.detach(), allowed, self.noise.next())
+        run = ops_union(ops.cpu())
+        onehot = F.one_hot(ops, NUM_OPS).to(self.alphas.dtype)
+        reach = path_reach(ops)[..., None].to(onehot.dtype)
+        always = torch.ones(self.leaves, 1, dtype=torch.bool, device=self.device)
+        computed = (onehot * reach).bool()  # BN statistics of these ops move
+        trained = computed & path_useful(ops)[..., None]  # these ops get gradients
+        stats_on = torch.cat([computed.flatten(1), always], dim=1).flatten()
+        params_on = torch.cat([trained.flatten(1), always], dim=1).flatten()
+        flat = self.flat.flat
+        momentum = self.w_opt.state.get(flat, {}).get("momentum_buffer")
+        saved = (flat.detach().clone(), None if momentum is None else momentum.clone(), self.stats.clone())
+        z = onehot.clone().requires_grad_(True)
+        with autocast(self.device):
+            loss = leaf_losses(self.net(x_a, z * reach, run), y_a).sum()
+        (dz,) = torch.autograd.grad(loss, [z])
+        credit = dz.gather(-1, ops[..., None])
+        self.alphas.grad = credit * (onehot - probs)
+        self.a_opt.step()
+        with torch.no_grad():
+            fixed_edges_update(torch.softmax(masked_logits(self.alphas, self.allowed()), dim=-1), self.best_ops(),
+                               self.fixed, self.fixed_op, self.threshold)
+        with autocast(self.device):
+            logits = self.net(x_w, onehot * reach, run)
+            losses = leaf_losses(logits, y_w)
+        self.flat.set_grads(torch.autograd.grad(losses.sum(), self.params, allow_unused=True))
+        if self.cfg.grad_clip:
+            self.flat.clip_grad_norm_(self.cfg.grad_clip)
+        self.w_opt.step()
+        with torch.no_grad():
+            on = params_on[self.param_owner]
+            flat.copy_(torch.where(on, flat, saved[0]))
+            buf = self.w_opt.state[flat]["momentum_buffer"] if self.cfg.momentum else None
+            if buf is not None:
+                buf.copy_(torch.where(on, buf, torch.zeros_like(buf) if saved[1] is None else saved[1]))
+            self.stats.copy_(torch.where(stats_on[self.stats_owner], self.stats, saved[2]))
+        return losses.detach(), logits.detach()
 
     def relaxed_weights(self) -> torch.Tensor:
         """(K, 6, 5) training-pass op weights: DARTS's softmax, SNAS's relaxed sample."""
         logits = masked_logits(self.alphas, self.mask_tensor)
         if self.snas:
-            return relaxed_sample(logits, self.next_noise(), self.tau)
+            return relaxed_sample(logits, self.noise.next(), self.tau)
         return torch.softmax(logits, dim=-1)
 
     # ----- epochs
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         if self.snas:
             self.tau.fill_(cosine_temperature(epoch, epochs, self.tau_start, self.tau_end))
-            self.noise, self.draws = self.noise[:0], 0
+        if self.snas or self.dsnas:
+            self.noise.restart()
 
     def end_epoch(self) -> float:
+        if self.dsnas:
+            log.info("DSNAS: edges fixed per leaf: %s", " ".join(str(n) for n in self.fixed.sum(1).tolist()))
         lr = self.w_sched.get_last_lr()[0]
         self.w_sched.step()
         return lr
@@ -155,6 +245,8 @@ class FusedSearch(SearchState):
 
     def step(self, x_w, y_w, x_a, y_a) -> tuple[torch.Tensor, torch.Tensor]:
         """One architecture step and one weight step of every leaf; (K,) losses, (K, B, J) logits."""
+        if self.dsnas:
+            return self.dsnas_step(x_w, y_w, x_a, y_a)
         self.arch_step(x_a, y_a, x_w, y_w)
         return self.weight_step(x_w, y_w)
 
@@ -198,28 +290,46 @@ class FusedSearch(SearchState):
     def state_dict(self) -> dict:
         state = super().state_dict()
         if self.snas:
-            state.update(tau=self.tau.detach().clone(), noise_gens=[g.get_state() for g in self.noise_gens])
+            state["tau"] = self.tau.detach().clone()
+        if self.dsnas:
+            state.update(fixed=self.fixed.clone(), fixed_op=self.fixed_op.clone())
+        if self.snas or self.dsnas:
+            state["noise"] = self.noise.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         if self.snas:
             self.tau.copy_(state["tau"])
-            for g, s in zip(self.noise_gens, state["noise_gens"]):
-                g.set_state(s)
+        if self.dsnas:
+            self.fixed.copy_(state["fixed"])
+            self.fixed_op.copy_(state["fixed_op"])
+        if self.snas or self.dsnas:
+            self.noise.load_state_dict(state["noise"])
+
+
+def ops_union(ops: torch.Tensor) -> OpMask:
+    """The run mask of K single-op paths ((K, 6) op indices, on the host): per edge, every op
+    some leaf's path uses."""
+    rows = [[False] * NUM_OPS for _ in range(NUM_EDGES)]
+    for path in ops.tolist():
+        for e, o in enumerate(path):
+            rows[e][o] = True
+    return OpMask(tuple(tuple(r) for r in rows))
 
 
 @torch.no_grad()
-def evaluate_leaves(net: FusedNetwork, weights: torch.Tensor, streams: SearchStreams, device: torch.device
+def evaluate_leaves(forward, leaves: int, streams: SearchStreams, device: torch.device
                     ) -> tuple[list[float], list[float]]:
-    """Per leaf: mean cross-entropy and accuracy (%) over the validation pass (one sync)."""
-    k = net.leaves
+    """Per leaf: mean cross-entropy and accuracy (%) of ``forward`` (x → (K, B, J) logits) over
+    the validation pass (one sync)."""
+    k = leaves
     loss_sum = torch.zeros(k, device=device)
     correct = torch.zeros(k, device=device)
     count = 0
     for x, y in streams.val:
         with autocast(device):
-            logits = net(x, weights)
+            logits = forward(x)
         loss_sum += leaf_losses(logits, y, reduction="sum")
         correct += (logits.argmax(-1) == y).sum(1)
         count += len(y)
@@ -323,12 +433,13 @@ def run_fused_search(
         lr = fused.end_epoch()
         net.eval()
         weights = fused.arch_weights().detach()
-        val_loss, val_acc = evaluate_leaves(net, weights, streams, dev)
+        val_loss, val_acc = evaluate_leaves(fused.eval_forward(), len(live), streams, dev)
         seconds = (time.perf_counter() - t0) / len(live)
         probs = weights.float().cpu()
         rows = []
+        derive = fused.derive_masks()
         for i, k in enumerate(live):
-            genotype = derive_genotype(alphas[i], masks[k])
+            genotype = derive_genotype(alphas[i], derive[i])
             rows.append(dict(epoch=epoch + 1, lr=lr, train_loss=train_loss[i], train_acc=train_acc[i],
                              val_loss=val_loss[i], val_acc=val_acc[i], genotype=genotype_to_str(genotype),
                              alphas=alphas[i].flatten().tolist(), arch_probs=probs[i].flatten().tolist(),
@@ -336,8 +447,9 @@ def run_fused_search(
         resume.rows.append(rows)
         log.info("fused %s epoch %d/%d: val acc %s (%.1fs per leaf)", algorithm, epoch + 1, cfg.epochs,
                  " ".join(f"{a:.1f}" for a in val_acc), seconds)
+    derive = fused.derive_masks()
     for i, k in enumerate(live):
-        final_genotype = derive_genotype(fused.alphas[i], masks[k])
+        final_genotype = derive_genotype(fused.alphas[i], derive[i])
         save_checkpoint(dict(format=SEARCH_FORMAT, config_hash=hashes[k], mask=masks[k].to_bits(), network=network,
                              alphas=fused.alphas[i].detach().cpu(), genotype=genotype_to_str(final_genotype),
                              disconnected=False, fused_leaves=len(live), state_dict=net.leaf_state_dict(i)),

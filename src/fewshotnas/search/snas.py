@@ -33,6 +33,50 @@ def gumbel_noise(generator: torch.Generator, draws: int) -> torch.Tensor:
     return -torch.empty(draws, NUM_EDGES, NUM_OPS).exponential_(generator=generator).log()
 
 
+class NoiseStream:
+    """A leaf's Gumbel noise: (6, 5) draws from its own CPU generator, seeded at construction from
+    torch's global RNG (so by the search seed and the leaf's initialisation), fetched to the
+    device NOISE_CHUNK draws at a time. Each epoch starts on fresh draws (:meth:`restart`), so
+    an epoch-boundary resume continues the same stream. Built with K generators
+    (:meth:`joined`, the fused run of K leaves) it draws (K, 6, 5) per call."""
+
+    def __init__(self, device: torch.device, generators: list[torch.Generator] | None = None) -> None:
+        self.device = device
+        self.generators = generators or [torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))]
+        self.buffer = torch.empty(0, device=device)
+        self.used = 0
+
+    @classmethod
+    def joined(cls, streams: list["NoiseStream"], device: torch.device) -> "NoiseStream":
+        """One stream drawing (K, 6, 5) noise: each of ``streams``' generator, from its current state."""
+        gens = []
+        for stream in streams:
+            gen = torch.Generator()
+            gen.set_state(stream.generators[0].get_state())
+            gens.append(gen)
+        return cls(device, gens)
+
+    def restart(self) -> None:
+        """Drop unused draws (called at every epoch start)."""
+        self.buffer, self.used = self.buffer[:0], 0
+
+    def next(self) -> torch.Tensor:
+        """The next draw: (6, 5), or (K, 6, 5) for K generators."""
+        if self.used == len(self.buffer):
+            chunks = [gumbel_noise(g, NOISE_CHUNK) for g in self.generators]
+            self.buffer = (chunks[0] if len(chunks) == 1 else torch.stack(chunks, dim=1)).to(self.device)
+            self.used = 0
+        self.used += 1
+        return self.buffer[self.used - 1]
+
+    def state_dict(self) -> dict:
+        return {"generators": [g.get_state() for g in self.generators]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for g, s in zip(self.generators, state["generators"]):
+            g.set_state(s)
+
+
 def relaxed_sample(logits: torch.Tensor, noise: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
     """softmax((logits + noise) / τ) over the last dimension (``F.gumbel_softmax``'s soft sample
     with given noise); −∞ logits get probability 0."""
@@ -53,34 +97,24 @@ class Snas(Darts1st):
         super().__init__(net, mask, cfg, device)
         self.tau_start, self.tau_end = cfg.temperature
         self.tau = torch.tensor(self.tau_start, device=device)
-        self.noise_gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
-        self.noise = torch.empty(0, NUM_EDGES, NUM_OPS, device=device)
-        self.draws = 0
+        self.noise = NoiseStream(device)
 
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         self.tau.fill_(cosine_temperature(epoch, epochs, self.tau_start, self.tau_end))
-        self.noise, self.draws = self.noise[:0], 0  # an epoch starts on fresh draws, so resumes match
-
-    def next_noise(self) -> torch.Tensor:
-        """(6, 5) Gumbel noise of the next draw (refilled from the generator every NOISE_CHUNK)."""
-        if self.draws == len(self.noise):
-            self.noise = gumbel_noise(self.noise_gen, NOISE_CHUNK).to(self.device)
-            self.draws = 0
-        self.draws += 1
-        return self.noise[self.draws - 1]
+        self.noise.restart()  # an epoch starts on fresh draws, so resumes match
 
     def sample(self) -> torch.Tensor:
         """(6, 5) relaxed sample, 0 outside the mask; differentiable w.r.t. the alphas."""
-        return relaxed_sample(masked_logits(self.alphas, self.mask_tensor), self.next_noise(), self.tau)
+        return relaxed_sample(masked_logits(self.alphas, self.mask_tensor), self.noise.next(), self.tau)
 
     def relaxed_weights(self) -> torch.Tensor:
         """A fresh sample each call: one for the arch step, another for the weight step."""
         return self.sample()
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "tau": self.tau.detach().clone(), "noise_gen": self.noise_gen.get_state()}
+        return {**super().state_dict(), "tau": self.tau.detach().clone(), "noise": self.noise.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.tau.copy_(state["tau"])
-        self.noise_gen.set_state(state["noise_gen"])
+        self.noise.load_state_dict(state["noise"])

@@ -47,6 +47,47 @@ def reachable_edges(mask: OpMask) -> tuple[bool, ...]:
     return tuple(src in reached for _, src in EDGES)
 
 
+def path_reach(ops: torch.Tensor) -> torch.Tensor:
+    """(K, 6) float: 1 where the edge's source node is reached from the cell input along the
+    single-op paths ``ops`` ((K, 6) op indices; ``none`` = 0 reaches nothing), else 0 (the
+    separate network does not compute such an edge)."""
+    reached = [torch.ones(ops.shape[0], dtype=torch.bool, device=ops.device)] + [None] * 3
+    edge_reach = []
+    for e, (dst, src) in enumerate(EDGES):  # in order of the target node: sources are final
+        edge_reach.append(reached[src])
+        hit = reached[src] & (ops[:, e] != OPS.index("none"))
+        reached[dst] = hit if reached[dst] is None else reached[dst] | hit
+    return torch.stack(edge_reach, dim=1).float()
+
+
+def path_useful(ops: torch.Tensor) -> torch.Tensor:
+    """(K, 6) bool: True where the edge's target node leads to the cell output (node 3) through
+    ops other than ``none`` of the paths ``ops`` ((K, 6) op indices). An op whose output leads
+    nowhere is computed but gets no gradient in the separate network."""
+    none = OPS.index("none")
+    useful = {3: torch.ones(ops.shape[0], dtype=torch.bool, device=ops.device)}
+    for node in (2, 1, 0):  # every out-edge of a node targets a higher node
+        hit = torch.zeros_like(useful[3])
+        for e, (dst, src) in enumerate(EDGES):
+            if src == node:
+                hit = hit | ((ops[:, e] != none) & useful[dst])
+        useful[node] = hit
+    return torch.stack([useful[dst] for dst, _ in EDGES], dim=1)
+
+
+OWNER_ALWAYS = NUM_EDGES * NUM_OPS
+"""Owner id of tensors outside the cells' candidate ops (stem, reductions, head, classifier)."""
+
+
+def op_owner(name: str) -> int:
+    """Owner id e·5 + o of a parameter or buffer of cell op o on edge e (``layers.<i>.edges.<e>.
+    convs.<op>.…``), or OWNER_ALWAYS for everything else."""
+    parts = name.split(".")
+    if len(parts) > 4 and parts[0] == "layers" and parts[2] == "edges" and parts[4] == "convs":
+        return int(parts[3]) * NUM_OPS + OPS.index(parts[5])
+    return OWNER_ALWAYS
+
+
 class LeafLinear(nn.Module):
     """K independent linear layers: (B, K·C) features → (K, B, J) logits.
 
@@ -149,8 +190,10 @@ class FusedNetwork(nn.Module):
         return {c: w.unsqueeze(-1).expand(NUM_EDGES, NUM_OPS, self.leaves, c)
                 .reshape(NUM_EDGES, NUM_OPS, self.leaves * c, 1, 1) for c in set(self.cell_channels)}
 
-    def forward(self, x: torch.Tensor, arch_weights: torch.Tensor) -> torch.Tensor:
-        run_ops = run_ops_of(self.union)
+    def forward(self, x: torch.Tensor, arch_weights: torch.Tensor, run_mask: OpMask | None = None) -> torch.Tensor:
+        """``run_mask``: the ops to compute (a subset of the union; default the union), e.g. the
+        union of the leaves' sampled paths."""
+        run_ops = run_ops_of(run_mask or self.union)
         per_width = self.expanded_weights(arch_weights)
         h = self.stem(x)
         width = self.config["channels"]
