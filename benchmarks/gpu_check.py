@@ -1,4 +1,4 @@
-"""GPU check (CUDA; a CPU dry run with --quick): every algorithm's step and every metric on CUDA (bf16 autocast), with
+"""GPU check (CUDA; a CPU dry run with --quick): every algorithm's step, single and fused (8 leaves), and every metric on CUDA (bf16 autocast), with
 torch's sync debug mode set to "error" around the training steps (a host sync inside a
 step raises), plus step times at the default and the paper's network size.
 
@@ -21,10 +21,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import make_fashion_mnist  # noqa: E402
 
+from fused_speed import tree_leaves  # noqa: E402
+
 from fewshotnas.data import BatchStream, prepare_data  # noqa: E402
 from fewshotnas.metrics import MetricContext, get_metric, metric_names  # noqa: E402
 from fewshotnas.search import get_algorithm, run_search  # noqa: E402
 from fewshotnas.search.common import SearchConfig  # noqa: E402
+from fewshotnas.search.fused import FusedSearch, run_fused_search  # noqa: E402
 from fewshotnas.space import OpMask, build_network  # noqa: E402
 from fewshotnas.train.loop import train_epoch  # noqa: E402
 
@@ -110,6 +113,20 @@ def main() -> None:
                 res[f"{name}_{mask_label}"] = dict(ms_per_step=round(1000 * sec, 2), sync=status,
                                                    finite=bool(torch.isfinite(algo.alphas).all()))
                 print(label, name, mask_label, res[f"{name}_{mask_label}"], flush=True)
+        # fused: the 8 leaves of a depth-3 tree as one program, sync-checked like the single steps
+        for name in ("darts1", "darts2", "snas", "dsnas"):
+            leaves = []
+            for mask in tree_leaves(8):
+                torch.manual_seed(0)
+                net = build_network(mask, channels=channels, cells_per_stage=cells, num_classes=10,
+                                    in_channels=1).to(dev, memory_format=torch.channels_last)
+                leaves.append(get_algorithm(name)(net, mask, SearchConfig(epochs=4, batch_size=64), dev))
+            fused = FusedSearch(leaves, SearchConfig(epochs=4, batch_size=64), dev)
+            fused.begin_epoch(1, 4)
+            sec, status = timed_steps(fused, batch_list, dev, sync_check=name != "dsnas")
+            res[f"fused8_{name}"] = dict(ms_per_leaf_step=round(1000 * sec / 8, 2), sync=status,
+                                         finite=bool(torch.isfinite(fused.alphas).all()))
+            print(label, "fused x8", name, res[f"fused8_{name}"], flush=True)
         # metrics on the whole supernet, one candidate each (edge 0, conv3x3 kept)
         torch.manual_seed(0)
         net = build_network(None, channels=channels, cells_per_stage=cells, num_classes=10, in_channels=1).to(
@@ -137,6 +154,15 @@ def main() -> None:
         summary[f"search_{algo_name}"] = dict(seconds=round(time.perf_counter() - t0, 2),
                                               val_acc=log["val_acc"].tolist(), genotype=log["genotype"].iloc[-1])
         print(algo_name, summary[f"search_{algo_name}"], flush=True)
+    for algo_name in ("darts1", "darts2", "snas", "dsnas"):
+        t0 = time.perf_counter()
+        logs = run_fused_search(algo_name, data, masks=tree_leaves(8), network={"channels": 8, "cells_per_stage": 1},
+                                search={"epochs": 2, "batch_size": 64, "arch_lr": 0.003}, seed=0,
+                                out_finals=[tmp / f"f{algo_name}{k}.pt" for k in range(8)],
+                                resume_path=tmp / f"f{algo_name}.resume.pt", device=dev.type, quiet=True)
+        summary[f"fused_search_{algo_name}"] = dict(seconds=round(time.perf_counter() - t0, 2),
+                                                    val_acc=[round(x["val_acc"].iloc[-1], 2) for x in logs])
+        print("fused", algo_name, summary[f"fused_search_{algo_name}"], flush=True)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "gpu_check.json").write_text(json.dumps(summary, indent=1))

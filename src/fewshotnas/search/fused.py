@@ -445,8 +445,10 @@ def run_fused_search(
                              alphas=alphas[i].flatten().tolist(), arch_probs=probs[i].flatten().tolist(),
                              epoch_seconds=seconds, disconnected=False))
         resume.rows.append(rows)
-        log.info("fused %s epoch %d/%d: val acc %s (%.1fs per leaf)", algorithm, epoch + 1, cfg.epochs,
-                 " ".join(f"{a:.1f}" for a in val_acc), seconds)
+        memory = (f", GPU memory peak {torch.cuda.max_memory_allocated(dev) / 2**20:.0f} MiB"
+                  if dev.type == "cuda" else "")
+        log.info("fused %s epoch %d/%d: val acc %s (%.1fs per leaf%s)", algorithm, epoch + 1, cfg.epochs,
+                 " ".join(f"{a:.1f}" for a in val_acc), seconds, memory)
     derive = fused.derive_masks()
     for i, k in enumerate(live):
         final_genotype = derive_genotype(fused.alphas[i], derive[i])

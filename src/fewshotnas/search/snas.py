@@ -64,7 +64,10 @@ class NoiseStream:
         """The next draw: (6, 5), or (K, 6, 5) for K generators."""
         if self.used == len(self.buffer):
             chunks = [gumbel_noise(g, NOISE_CHUNK) for g in self.generators]
-            self.buffer = (chunks[0] if len(chunks) == 1 else torch.stack(chunks, dim=1)).to(self.device)
+            noise = chunks[0] if len(chunks) == 1 else torch.stack(chunks, dim=1)
+            if self.device.type == "cuda":  # pinned + non-blocking: the copy does not wait for the GPU
+                noise = noise.pin_memory()
+            self.buffer = noise.to(self.device, non_blocking=True)
             self.used = 0
         self.used += 1
         return self.buffer[self.used - 1]
