@@ -183,10 +183,7 @@ class FusedSearch(SearchState):
         with autocast(self.device):
             logits = self.net(x_w, onehot * reach, run)
             losses = leaf_losses(logits, y_w)
-        self.flat.set_grads(torch.autograd.grad(losses.sum(), self.params, allow_unused=True))
-        if self.cfg.grad_clip:
-            self.flat.clip_grad_norm_(self.cfg.grad_clip)
-        self.w_opt.step()
+        self.update_weights(losses)
         with torch.no_grad():
             on = params_on[self.param_owner]
             flat.copy_(torch.where(on, flat, saved[0]))
@@ -229,12 +226,16 @@ class FusedSearch(SearchState):
         with autocast(self.device):
             logits = self.net(x_w, self.relaxed_weights().detach())
             losses = leaf_losses(logits, y_w)
-        grads = torch.autograd.grad(losses.sum(), self.params, allow_unused=True)
-        self.flat.set_grads(grads)
+        self.update_weights(losses)
+        return losses.detach(), logits.detach()
+
+    def update_weights(self, losses: torch.Tensor) -> None:
+        """One SGD step of every leaf on the gradient of its loss ((K,) ``losses``), each leaf's
+        gradient clipped on its own."""
+        self.flat.set_grads(torch.autograd.grad(losses.sum(), self.params, allow_unused=True))
         if self.cfg.grad_clip:
             self.flat.clip_grad_norm_(self.cfg.grad_clip)
         self.w_opt.step()
-        return losses.detach(), logits.detach()
 
     def arch_step(self, x_a, y_a, x_w, y_w) -> None:
         if self.kind is Darts2nd:

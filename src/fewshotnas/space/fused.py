@@ -39,11 +39,9 @@ def reachable_edges(mask: OpMask) -> tuple[bool, ...]:
     """Per edge: whether its source node is reached from the cell input through ops other than
     ``none`` (the separate network computes an edge only then)."""
     reached = {0}
-    for dst, src in EDGES:  # edges in order of their target node
-        if src in reached:
-            e = EDGES.index((dst, src))
-            if any(OPS[o] != "none" for o in mask.ops_on(e)):
-                reached.add(dst)
+    for e, (dst, src) in enumerate(EDGES):  # edges in order of their target node
+        if src in reached and any(OPS[o] != "none" for o in mask.ops_on(e)):
+            reached.add(dst)
     return tuple(src in reached for _, src in EDGES)
 
 
