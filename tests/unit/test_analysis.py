@@ -24,7 +24,8 @@ def fake_lookup() -> pd.DataFrame:
                     rows.append(dict(dataset="fashion_mnist", bench_dataset="cifar10", method=method,
                                      algorithm="darts1", seed=seed, leaf=leaf, epoch=epoch, genotype="g",
                                      arch_index=0, test_acc=float(test - 10 * (epoch == 1)),
-                                     val_acc=float(70 - leaf), train_acc=70.0, disconnected=False))
+                                     val_acc=float(70 - leaf), val_loss=1.0 + leaf, train_acc=70.0,
+                                     disconnected=False))
     return pd.DataFrame(rows).astype(LOOKUP_COLUMNS)
 
 

@@ -39,3 +39,33 @@ def method_label(method: str) -> str:
 def algorithm_label(algorithm: str) -> str:
     """Display name of a search algorithm (``darts1`` → ``DARTS-1st``)."""
     return ALGORITHM_LABELS.get(algorithm, algorithm)
+
+
+DATASET_LABELS = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+                  "imagenet16_120": "ImageNet16-120"}
+
+SELECTOR_ORDER = ("val_acc", "val_loss", "halving", "oracle")
+"""Rows of a selection table (GM-NAS Table 8's order, the oracle last)."""
+
+SELECTOR_LABELS = {"val_acc": "validation accuracy", "val_loss": "validation loss", "halving": "successive halving",
+                   "oracle": "max (oracle)"}
+
+
+def dataset_label(dataset: str) -> str:
+    """Display name of a dataset (``fashion_mnist`` → ``Fashion-MNIST``)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def bench_label(bench_dataset: str) -> str:
+    """Display name of an NB201 accuracy source (``cifar10`` → ``NB201 CIFAR-10``)."""
+    return f"NB201 {dataset_label(bench_dataset)}"
+
+
+def selector_label(selector: str) -> str:
+    """Display name of a supernet selector (``halving`` → ``successive halving``)."""
+    return SELECTOR_LABELS.get(selector, selector)
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a short percentage for titles: 0.01 → ``1 %``, 0.002 → ``0.2 %``."""
+    return f"{100 * fraction:.3g} %"

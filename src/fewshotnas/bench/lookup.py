@@ -10,7 +10,7 @@ from fewshotnas.bench.nb201 import NB201Table
 LOOKUP_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
     "leaf": "int64", "epoch": "int64", "genotype": "string", "arch_index": "int64", "test_acc": "float64",
-    "val_acc": "float64", "train_acc": "float64", "disconnected": "bool",
+    "val_acc": "float64", "val_loss": "float64", "train_acc": "float64", "disconnected": "bool",
 }
 
 
@@ -35,7 +35,8 @@ def lookup_logs(
         frames.append(pd.DataFrame({
             "leaf": leaf, "epoch": log_df["epoch"].to_numpy(), "genotype": log_df["genotype"].astype(str),
             "arch_index": [table.index_of(s) for s in log_df["genotype"].astype(str)],
-            "test_acc": test_acc, "val_acc": log_df["val_acc"].to_numpy(), "train_acc": log_df["train_acc"].to_numpy(),
+            "test_acc": test_acc, "val_acc": log_df["val_acc"].to_numpy(),
+            "val_loss": log_df["val_loss"].to_numpy(), "train_acc": log_df["train_acc"].to_numpy(),
             "disconnected": disconnected,
         }))
     df = pd.concat(frames, ignore_index=True)

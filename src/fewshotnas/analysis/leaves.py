@@ -1,0 +1,38 @@
+"""What each leaf of a splitting tree holds (the metric-splitting paper, §4.2)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fewshotnas.analysis.distributions import leaf_distribution
+from fewshotnas.bench import NB201Table
+from fewshotnas.space import NUM_ARCHS, OpMask
+
+LEAVES_COLUMNS = {
+    "dataset": "string", "bench_dataset": "string", "method": "string", "split_seed": "int64", "leaf": "int64",
+    "num_archs": "int64", "space_share": "float64", "top_count": "int64", "top_share": "float64",
+    "best_arch": "string", "best_acc": "float64", "holds_best": "bool", "top_fraction": "float64",
+}
+
+
+def leaf_summary(table: NB201Table, masks: list[OpMask], *, dataset: str, bench_dataset: str, method: str,
+                 split_seed: int, top_fraction: float) -> pd.DataFrame:
+    """One row per leaf of one tree (``masks`` must partition the space).
+
+    ``space_share``: the leaf's share of the 15,625 architectures; ``top_count``/``top_share``:
+    how many of the space's top ``top_fraction`` (by NB201 accuracy on ``bench_dataset``) lie
+    in the leaf, and which share of the top they are; ``best_arch``/``best_acc``: the leaf's
+    best architecture and its accuracy (%); ``holds_best``: it is the space's best.
+    """
+    dist = leaf_distribution(table, masks, bench_dataset, method, top_fraction)
+    best_overall = int(dist["test_acc"].idxmax())
+    top_total = int(dist["top"].sum())
+    rows = []
+    for leaf, sub in dist.groupby("leaf", sort=True):
+        best = int(sub["test_acc"].idxmax())
+        rows.append(dict(dataset=dataset, bench_dataset=bench_dataset, method=method, split_seed=split_seed,
+                         leaf=int(leaf), num_archs=len(sub), space_share=len(sub) / NUM_ARCHS,
+                         top_count=int(sub["top"].sum()), top_share=float(sub["top"].sum()) / top_total,
+                         best_arch=table.arch_str(best), best_acc=float(sub["test_acc"].max()),
+                         holds_best=best == best_overall, top_fraction=top_fraction))
+    return pd.DataFrame(rows, columns=list(LEAVES_COLUMNS)).astype(LEAVES_COLUMNS)
