@@ -15,6 +15,9 @@ min_version("9.0")
 configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 # The library lives in src/; scripts import it from there, also inside --use-conda envs.
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import matplotlib.figure
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
 
+from fewshotnas.analysis import plots
 from fewshotnas.analysis.distributions import leaf_distribution
 from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order
-from fewshotnas.analysis.plots import plot_distributions, plot_leaf_epochs
+from fewshotnas.analysis.plots import plot_distributions, plot_halving, plot_leaf_epochs
+from fewshotnas.analysis.selection import select_leaves
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown, to_markdown
 from fewshotnas.bench.lookup import LOOKUP_COLUMNS
 from fewshotnas.space import OpMask
@@ -54,7 +58,7 @@ def test_markdown_layout():
     assert "| 80.00 " in to_markdown(best_over_leaves(fake_lookup().query("seed == 0")))  # two decimals kept
     assert "± " not in to_markdown(best_over_leaves(fake_lookup().query("seed == 0")))
     page = report_markdown(summary)
-    assert "cifar10" in page and "fashion_mnist" in page
+    assert "CIFAR-10" in page and "Fashion-MNIST" in page and "fashion_mnist" not in page
 
 
 def test_papers_order_and_labels():
@@ -68,7 +72,23 @@ def test_papers_order_and_labels():
                                                                                    "DSNAS"]
 
 
-def test_leaf_distribution_and_figures(nb201, tmp_path):
+def figure_texts(monkeypatch) -> list[str]:
+    """Collect every text a saved figure shows (titles, labels, ticks, legends)."""
+    texts: list[str] = []
+    save = plots.save_figure
+
+    def recording(fig, path):
+        figure = fig.figure if hasattr(fig, "figure") and not isinstance(fig, matplotlib.figure.Figure) else fig
+        figure.canvas.draw()
+        texts.extend(t.get_text() for t in figure.findobj(matplotlib.text.Text))
+        save(fig, path)
+
+    monkeypatch.setattr(plots, "save_figure", recording)
+    return texts
+
+
+def test_leaf_distribution_and_figures(nb201, tmp_path, monkeypatch):
+    texts = figure_texts(monkeypatch)
     masks = [OpMask.full().restrict(0, [0, 1]), OpMask.full().restrict(0, [2, 3, 4])]
     dist = leaf_distribution(nb201, masks, "cifar10", "random")
     assert (dist.groupby("leaf").size().to_numpy() == [m.num_archs for m in masks]).all()
@@ -77,9 +97,20 @@ def test_leaf_distribution_and_figures(nb201, tmp_path):
         leaf_distribution(nb201, masks[:1], "cifar10", "random")
     with pytest.raises(ValueError, match="overlap"):
         leaf_distribution(nb201, [OpMask.full(), masks[0]], "cifar10", "random")
-    plot_distributions(dist, dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "d.png")
+    dist2 = pd.concat([dist, dist.assign(method="lr")], ignore_index=True)
+    plot_distributions(dist2, dataset="fashion_mnist", bench_dataset="cifar10", top_fraction=0.02,
+                       path=tmp_path / "d.png")
     plot_leaf_epochs(fake_lookup(), dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "e.png")
-    for name in ("d.png", "e.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lookup = fake_lookup()
+    selection = select_leaves(lookup, [0.5, 1.0])
+    plot_halving(lookup, selection, dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "h.png")
+    for name in ("d", "e", "h"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    # display names and the configured top fraction, not identifiers, in what people read
+    text = "\n".join(texts)
+    assert "top 2 % of the space" in text and "#lr" in text and "Fashion-MNIST" in text
+    assert "NB201 CIFAR-10" in text and "DARTS-1st" in text and "no splitting" in text
+    assert "fashion_mnist" not in text and "cifar10" not in text and "darts1" not in text
     assert not list(tmp_path.glob(".*.tmp"))
     assert np.isfinite(dist["test_acc"]).all()

@@ -61,7 +61,7 @@ def test_missing_table_is_clear(tmp_path):
 def test_lookup_logs(nb201):
     g0, g1 = (3, 3, 3, 1, 3, 3), (0, 0, 0, 0, 0, 0)
     logs = {leaf: pd.DataFrame({"epoch": [1, 2], "genotype": [genotype_to_str(g), genotype_to_str(g)],
-                                "val_acc": [50.0, 60.0 + leaf], "train_acc": [40.0, 70.0],
+                                "val_acc": [50.0, 60.0 + leaf], "val_loss": [2.0, 1.0], "train_acc": [40.0, 70.0],
                                 "disconnected": [False, False]})
             for leaf, g in enumerate([g0, g1])}
     df = lookup_logs(logs, nb201, dataset="fashion_mnist", bench_dataset="cifar10", method="random",

@@ -3,10 +3,11 @@ changed search hyperparameter make Snakemake do."""
 
 from __future__ import annotations
 
+import base64
 import copy
-import shutil
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,6 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from conftest import make_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,18 +72,33 @@ def test_outputs_exist_and_read(finished_run):
     assert table["test_acc_mean"].between(0, 100).all()
     assert (table.loc[table.method != "nosplit", "num_leaves"] == 4).all()
     md = (res / "tables" / "fashion_mnist.md").read_text()
-    assert "cifar10" in md and "gradientmatching" in md and "±" in md
+    assert "CIFAR-10" in md and "Fashion-MNIST" in md and "gradientmatching" in md and "±" in md
     assert md.index("DARTS-1st") < md.index("SNAS") and "no splitting" in md
+    runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
+    assert len(runs) == (3 * 4 + 1) * 2 * 3  # (methods × leaves + nosplit) × epochs × (darts1 + 2 snas seeds)
     snas = table[(table.algorithm == "snas")]
     assert (snas["num_seeds"] == 2).all() and (table.loc[table.algorithm == "darts1", "num_seeds"] == 1).all()
     dist = pd.read_parquet(res / "split" / "fashion_mnist" / "split_distance.parquet")
     assert set(dist["method"]) == {"gradientmatching", "synflow", "random"} and set(dist["seed"]) == {0, 1}
     external = dist[(dist.setting == "external") & (dist.level == 0)]
     assert (external["pairs"] == 3 * 3).all() and external["distance"].between(0, 20 / 9).all()
-    for png in ("distributions.png", "leaf_epochs.png", "split_distance.png"):
-        assert (res / "plots" / "fashion_mnist" / png).read_bytes()[:4] == b"\x89PNG"
-    runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
-    assert len(runs) == (3 * 4 + 1) * 2 * 3  # (methods × leaves + nosplit) × epochs × (darts1 + 2 snas seeds)
+    for name in ("distributions", "leaf_epochs", "split_distance", "halving", "stage1"):
+        assert (res / "plots" / "fashion_mnist" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (res / "plots" / "fashion_mnist" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    selection = pd.read_parquet(res / "tables" / "fashion_mnist_selection.parquet")
+    assert len(selection) == 3 * (1 + 2) * 4  # split methods × (darts1 + 2 snas seeds) × selectors
+    assert (selection["regret"] >= 0).all() and (selection.loc[selection.selector == "oracle", "regret"] == 0).all()
+    assert (selection["cut_epochs"] == "1,1,2").all()  # default fractions of a 2-epoch search
+    assert "successive halving" in (res / "tables" / "fashion_mnist_selection.md").read_text()
+    leaves = pd.read_parquet(res / "tables" / "fashion_mnist_leaves.parquet")
+    assert len(leaves) == 3 * 2 * 4 and (leaves.groupby(["method", "split_seed"])["num_archs"].sum() == 15625).all()
+    assert (leaves.groupby(["method", "split_seed"])["holds_best"].sum() == 1).all()
+    stage1 = pd.read_parquet(res / "tables" / "fashion_mnist_stage1.parquet")
+    mass = stage1[stage1.statistic == "mass"]
+    assert mass["value"].between(0, 1).all() and mass["baseline"].between(0, 1).all()
+    overall = stage1[(stage1.statistic == "kendall") & (stage1.subset == 1.0)]
+    searched = runs[(runs.epoch == runs.epoch.max()) & ~runs.disconnected]
+    assert len(overall) == len(searched) and overall["value"].between(-1, 1).all()
     tree = pd.read_parquet(res / "split/fashion_mnist/synflow/seed0/level2/tree.parquet")
     assert tree["leaf"].max() == 3 and tree.loc[tree.leaf >= 0, "num_archs"].sum() == 15625
     seed1 = pd.read_parquet(res / "split/fashion_mnist/random/seed1/level2/tree.parquet")  # every split seed grows
@@ -97,6 +112,21 @@ def test_second_plan_is_empty(finished_run):
     assert planned_jobs(snakemake(work, config, "-n")) == {}
 
 
+def test_report_holds_every_figure_and_table(finished_run):
+    """`snakemake --report` gives one self-contained page with the workflow description,
+    every figure (with its caption) and every Markdown table, each embedded."""
+    work, _, config = finished_run
+    report = work / "results" / "tiny" / "report.html"
+    snakemake(work, config, "--report", str(report))
+    html = report.read_text()
+    for name in ("distributions.png", "leaf_epochs.png", "split_distance.png", "halving.png", "stage1.png",
+                 "fashion_mnist.md", "fashion_mnist_selection.md", "fashion_mnist_leaves.md"):
+        assert f"filename={name};base64," in html, name
+    assert "What ran." in html and "Successive halving (GM-NAS" in html and "Stage-1 statistics" in html
+    embedded = base64.b64decode(html.split("filename=fashion_mnist_selection.md;base64,")[1].split('"')[0])
+    assert embedded == (work / "results" / "tiny" / "tables" / "fashion_mnist_selection.md").read_bytes()
+
+
 def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     work, cfg, _ = finished_run
     changed = copy.deepcopy(cfg)
@@ -105,7 +135,8 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(work, config, "-n"))
     assert jobs.pop("search_leaf") == 13 * 3
-    assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "all"}
+    assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "selection", "stage1", "stage1_table",
+                         "all"}
     assert jobs["benchmark_lookup"] == 4 * 3
 
 

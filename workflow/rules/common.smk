@@ -82,8 +82,24 @@ def final_tree(dataset, method):
     return tree_path(dataset, method, SPLIT_SEED, SPLIT_CONFIG.depth)
 
 
+def final_tree_of_seed(dataset, method, seed):
+    return tree_path(dataset, method, seed, SPLIT_CONFIG.depth)
+
+
 def search_log(dataset, method, algo, seed, leaf):
     return f"{R}/search/{dataset}/{method}/{algo}/seed{seed}/leaf{leaf}/log.parquet"
+
+
+def search_final(dataset, method, algo, seed, leaf):
+    return f"{R}/search/{dataset}/{method}/{algo}/seed{seed}/leaf{leaf}/final.pt"
+
+
+def stage1_path(dataset, method, algo, seed):
+    return f"{R}/stage1/{dataset}/{method}/{algo}/seed{seed}.parquet"
+
+
+def all_stage1(dataset):
+    return [stage1_path(dataset, m, a, s) for m in SEARCH_METHODS for a in ALGORITHMS for s in search_seeds(a)]
 
 
 def fused_outputs(name, methods):
@@ -121,16 +137,26 @@ def split_outputs():
     for ds in config["datasets"]:
         outs += [tree_path(ds, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS for s in config["split"]["seeds"]]
         if SPLIT_METHODS:
-            outs += [f"{R}/split/{ds}/split_distance.parquet", f"{R}/plots/{ds}/split_distance.png"]
+            outs += [f"{R}/split/{ds}/split_distance.parquet", f"{R}/plots/{ds}/split_distance.png",
+                     f"{R}/plots/{ds}/split_distance.pdf"]
     return outs
 
 
+def figure(dataset, name):
+    """A figure's PNG and PDF."""
+    return [f"{R}/plots/{dataset}/{name}.{ext}" for ext in ("png", "pdf")]
+
+
 def final_outputs():
+    """Every table and figure of every dataset (what `snakemake` builds by default)."""
     outs = split_outputs()
     for ds in config["datasets"]:
-        outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/plots/{ds}/leaf_epochs.png"]
+        outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/tables/{ds}_stage1.parquet"]
+        outs += figure(ds, "leaf_epochs") + figure(ds, "stage1")
         if SPLIT_METHODS:
-            outs.append(f"{R}/plots/{ds}/distributions.png")
+            outs += [f"{R}/tables/{ds}_selection.parquet", f"{R}/tables/{ds}_selection.md",
+                     f"{R}/tables/{ds}_leaves.parquet", f"{R}/tables/{ds}_leaves.md"]
+            outs += figure(ds, "distributions") + figure(ds, "halving")
     return outs
 
 

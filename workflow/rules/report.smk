@@ -1,5 +1,8 @@
 localrules:
     tables,
+    selection,
+    leaves_table,
+    stage1_table,
     plot_distributions,
     plot_leaf_epochs,
 
@@ -10,7 +13,11 @@ rule tables:
         lookups=lambda wc: all_lookups(wc.dataset),
     output:
         table=f"{R}/tables/{{dataset}}.parquet",
-        markdown=f"{R}/tables/{{dataset}}.md",
+        markdown=report(
+            f"{R}/tables/{{dataset}}.md",
+            category="Tables",
+            caption="../report/table_results.rst",
+        ),
         runs=f"{R}/tables/{{dataset}}_runs.parquet",
     log:
         f"{R}/logs/report/tables_{{dataset}}.log",
@@ -22,17 +29,125 @@ rule tables:
         "../scripts/tables.py"
 
 
+rule selection:
+    """Supernet selection (validation accuracy, validation loss, successive halving, oracle)
+    per run, as GM-NAS Table 8, and the successive-halving figure."""
+    input:
+        runs=f"{R}/tables/{{dataset}}_runs.parquet",
+    output:
+        table=f"{R}/tables/{{dataset}}_selection.parquet",
+        markdown=report(
+            f"{R}/tables/{{dataset}}_selection.md",
+            category="Tables",
+            caption="../report/table_selection.rst",
+        ),
+        plot=report(
+            f"{R}/plots/{{dataset}}/halving.png",
+            category="Search",
+            caption="../report/halving.rst",
+        ),
+        pdf=f"{R}/plots/{{dataset}}/halving.pdf",
+    log:
+        f"{R}/logs/report/selection_{{dataset}}.log",
+    params:
+        bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
+        halving_epochs=config["report"]["halving_epochs"],
+        code=library_hash("selection.py"),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/selection.py"
+
+
+rule leaves_table:
+    """What every leaf of every split seed's tree holds: size, top architectures, best one."""
+    input:
+        trees=lambda wc: [final_tree_of_seed(wc.dataset, m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
+        table=BENCH_TABLE,
+    output:
+        table=f"{R}/tables/{{dataset}}_leaves.parquet",
+        markdown=report(
+            f"{R}/tables/{{dataset}}_leaves.md",
+            category="Tables",
+            caption="../report/table_leaves.rst",
+        ),
+    log:
+        f"{R}/logs/report/leaves_{{dataset}}.log",
+    params:
+        trees=[(m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
+        bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
+        top_fraction=config["report"]["top_fraction"],
+        code=library_hash("leaves_table.py"),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/leaves_table.py"
+
+
+rule stage1:
+    """Stage-1 statistics of every searched leaf of one run: sampling mass of the final alphas
+    and the one-shot ranking of a seeded sample with inherited weights."""
+    input:
+        data=lambda wc: prepared(wc.dataset),
+        finals=lambda wc: [search_final(wc.dataset, wc.method, wc.algo, wc.seed, leaf)
+                           for leaf in range(num_leaves(wc.method))],
+        table=BENCH_TABLE,
+    output:
+        f"{R}/stage1/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.parquet",
+    log:
+        f"{R}/logs/stage1/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/stage1/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.tsv"
+    params:
+        bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
+        stage1=config["report"]["stage1"],
+        device=config["device"],
+        code=library_hash("stage1.py"),
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=4 * 60,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/stage1.py"
+
+
+rule stage1_table:
+    """All runs' stage-1 statistics of a dataset and their figure."""
+    input:
+        runs=lambda wc: all_stage1(wc.dataset),
+    output:
+        table=f"{R}/tables/{{dataset}}_stage1.parquet",
+        plot=report(
+            f"{R}/plots/{{dataset}}/stage1.png",
+            category="Stage 1",
+            caption="../report/stage1.rst",
+        ),
+        pdf=f"{R}/plots/{{dataset}}/stage1.pdf",
+    log:
+        f"{R}/logs/report/stage1_{{dataset}}.log",
+    params:
+        bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
+        code=library_hash("stage1_table.py"),
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/stage1_table.py"
+
+
 rule plot_distributions:
-    """Benchmark accuracy of the architectures in each leaf: whole space and top 1 % (cf. Fig. 3)."""
+    """Benchmark accuracy of the architectures in each leaf: whole space and top fraction (cf. Fig. 3)."""
     input:
         trees=lambda wc: [final_tree(wc.dataset, m) for m in SPLIT_METHODS],
         table=BENCH_TABLE,
     output:
-        report(
+        plot=report(
             f"{R}/plots/{{dataset}}/distributions.png",
             category="Splits",
             caption="../report/distributions.rst",
         ),
+        pdf=f"{R}/plots/{{dataset}}/distributions.pdf",
     log:
         f"{R}/logs/report/distributions_{{dataset}}.log",
     params:
@@ -51,11 +166,12 @@ rule plot_leaf_epochs:
     input:
         runs=f"{R}/tables/{{dataset}}_runs.parquet",
     output:
-        report(
+        plot=report(
             f"{R}/plots/{{dataset}}/leaf_epochs.png",
             category="Search",
             caption="../report/leaf_epochs.rst",
         ),
+        pdf=f"{R}/plots/{{dataset}}/leaf_epochs.pdf",
     log:
         f"{R}/logs/report/leaf_epochs_{{dataset}}.log",
     params:

@@ -42,6 +42,7 @@ rule split_distance:
             category="Splits",
             caption="../report/split_distance.rst",
         ),
+        pdf=f"{R}/plots/{{dataset}}/split_distance.pdf",
     log:
         f"{R}/logs/split/{{dataset}}/split_distance.log",
     params:

@@ -13,4 +13,5 @@ bench = snakemake.params.bench_dataset
 dist = pd.concat([leaf_distribution(table, leaf_masks(read_parquet_checked(path)), bench, method,
                                     snakemake.params.top_fraction)
                   for method, path in zip(snakemake.params.methods, snakemake.input.trees)], ignore_index=True)
-plot_distributions(dist, dataset=snakemake.wildcards.dataset, bench_dataset=bench, path=snakemake.output[0])
+plot_distributions(dist, dataset=snakemake.wildcards.dataset, bench_dataset=bench,
+                   top_fraction=snakemake.params.top_fraction, path=snakemake.output.plot)

@@ -4,4 +4,4 @@ from fewshotnas.io import read_parquet_checked, setup_logging
 
 setup_logging(snakemake.log[0])
 plot_leaf_epochs(read_parquet_checked(snakemake.input.runs), dataset=snakemake.wildcards.dataset,
-                 bench_dataset=snakemake.params.bench_dataset, path=snakemake.output[0])
+                 bench_dataset=snakemake.params.bench_dataset, path=snakemake.output.plot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fewshotnas.analysis.distributions import leaf_distribution
+from fewshotnas.analysis.labels import bench_label, dataset_label, method_label, method_order, percent
 from fewshotnas.bench import NB201Table
 from fewshotnas.space import NUM_ARCHS, OpMask
 
@@ -36,3 +37,30 @@ def leaf_summary(table: NB201Table, masks: list[OpMask], *, dataset: str, bench_
                          best_arch=table.arch_str(best), best_acc=float(sub["test_acc"].max()),
                          holds_best=best == best_overall, top_fraction=top_fraction))
     return pd.DataFrame(rows, columns=list(LEAVES_COLUMNS)).astype(LEAVES_COLUMNS)
+
+
+def escaped(arch_str: str) -> str:
+    """A benchmark string inside a Markdown table cell (its pipes escaped)."""
+    return arch_str.replace("|", "\\|")
+
+
+def leaves_markdown(leaves: pd.DataFrame) -> str:
+    """One Markdown table per split method (rows = split seed × leaf), display names."""
+    if leaves.empty:
+        return "(no splitting trees)\n"
+    dataset, bench = str(leaves["dataset"].iat[0]), str(leaves["bench_dataset"].iat[0])
+    top = percent(float(leaves["top_fraction"].iat[0]))
+    lines = [f"# Leaves of the splitting trees on {dataset_label(dataset)}", "",
+             f"Accuracies from {bench_label(bench)} (%); *top* = the space's top {top} by that accuracy; "
+             "★ = the leaf holds the space's best architecture.", ""]
+    for method in method_order(list(leaves["method"].unique())):
+        sub = leaves[leaves["method"] == method].sort_values(["split_seed", "leaf"])
+        lines += [f"## {method_label(method)}", "",
+                  f"| split seed | leaf | architectures | share of space | top {top} | share of top | best | "
+                  "best architecture |", "|---|---|---|---|---|---|---|---|"]
+        for r in sub.itertuples():
+            lines.append(f"| {r.split_seed} | {r.leaf} | {r.num_archs:,} | {100 * r.space_share:.1f} % | "
+                         f"{r.top_count} | {100 * r.top_share:.1f} % | {r.best_acc:.2f}{' ★' if r.holds_best else ''} "
+                         f"| `{escaped(r.best_arch)}` |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,6 +1,11 @@
-"""Figures for people: leaf distributions (cf. Fig. 3) and per-epoch leaf accuracy (cf. Fig. 4 left).
+"""Figures for people, each written as PNG and PDF with seaborn's figure-level API (facets):
+leaf distributions (cf. Fig. 3), per-epoch leaf accuracy (cf. Fig. 4 left), successive
+halving (cf. Fig. 4 right), split distance, and stage-1 statistics.
 
-All figures use matplotlib's Agg backend and seaborn's function API.
+Conventions: display names only (``#lr``, ``DARTS-1st``, ``Fashion-MNIST``,
+``NB201 CIFAR-10``); panels that are compared share their y axis; one legend per figure;
+a statistic the run cannot provide (e.g. one seed) is said once in the title, never drawn as
+empty axes. The Parquet tables keep the identifiers.
 """
 
 from __future__ import annotations
@@ -11,116 +16,273 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order  # noqa: E402
+from fewshotnas.analysis.labels import (  # noqa: E402
+    algorithm_label,
+    algorithm_order,
+    bench_label,
+    dataset_label,
+    method_label,
+    method_order,
+    percent,
+)
+from fewshotnas.analysis.selection import cut_epochs_of, successive_halving  # noqa: E402
 from fewshotnas.files import atomic_write  # noqa: E402
 
+sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
 
-def save_figure(fig: plt.Figure, path: str | Path) -> None:
-    """Save a PNG atomically and close the figure."""
+
+def figure_paths(path: str | Path) -> tuple[Path, Path]:
+    """The PNG and PDF a figure is written to: ``path`` with suffix .png and .pdf."""
+    path = Path(path)
+    return path.with_suffix(".png"), path.with_suffix(".pdf")
+
+
+def save_figure(fig: plt.Figure | sns.FacetGrid, path: str | Path) -> None:
+    """Write ``path`` as PNG (150 dpi) and PDF, each atomically, and close the figure."""
+    figure = fig.figure if isinstance(fig, sns.FacetGrid) else fig
+    png, pdf = figure_paths(path)
     try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+        atomic_write(png, lambda f: figure.savefig(f, format="png", dpi=150, bbox_inches="tight"))
+        atomic_write(pdf, lambda f: figure.savefig(f, format="pdf", bbox_inches="tight"))
     finally:
-        plt.close(fig)
+        plt.close(figure)
 
 
-def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
-    """Rows = split methods; left: accuracy distribution of all architectures per leaf
-    (whole space in grey); right: the same restricted to the top 1 % of the space,
-    stacked by leaf, with each leaf's count in the legend (cf. Fig. 3 of the paper)."""
-    methods = method_order(list(dist["method"].unique()))
-    fig, axes = plt.subplots(len(methods), 2, figsize=(12, 3.2 * len(methods)), squeeze=False)
-    for row, method in enumerate(methods):
-        sub = dist[dist["method"] == method].assign(leaf=lambda d: d["leaf"].astype(str))
-        leaves = sorted(sub["leaf"].unique(), key=int)
-        palette = dict(zip(leaves, sns.color_palette("tab10", len(leaves))))
-        ax = axes[row, 0]
-        ax.hist(sub["test_acc"], bins=60, color="0.85", label="whole space")
-        sns.histplot(sub, x="test_acc", hue="leaf", hue_order=leaves, palette=palette, bins=60, element="step",
-                     fill=False, ax=ax, legend=True)
-        ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
-               title=f"{method_label(method)}: all architectures per leaf (whole space in grey)")
-        ax = axes[row, 1]
-        top = sub[sub["top"]]
-        counts = top.groupby("leaf").size().reindex(leaves, fill_value=0)
-        labelled = top.assign(leaf=top["leaf"].map(lambda k: f"{k} (n={counts[k]})"))
-        label_order = [f"{k} (n={counts[k]})" for k in leaves]
-        sns.histplot(labelled, x="test_acc", hue="leaf", hue_order=label_order,
-                     palette=dict(zip(label_order, palette.values())), bins=20, multiple="stack", ax=ax)
-        ax.set(xlabel=f"NB201 {bench_dataset} test accuracy (%)", ylabel="architectures",
-               title=f"{method_label(method)}: the top 1 % of the space ({len(top)} architectures) per leaf")
-    fig.suptitle(f"Leaf distributions — searched on {dataset}, accuracies from NB201 {bench_dataset}")
-    fig.tight_layout()
-    save_figure(fig, path)
+def _leaf_palette(leaves: list[int]) -> dict[str, tuple]:
+    colors = sns.color_palette("tab10" if len(leaves) <= 10 else "husl", len(leaves))
+    return {f"leaf {k}": c for k, c in zip(leaves, colors)}
+
+
+def _legend(fig: plt.Figure, handles: list, title: str | None = None) -> None:
+    fig.legend(handles=handles, title=title, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+
+
+def _with_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Display-name columns ``Method``/``Algorithm`` next to the identifiers."""
+    out = frame.copy()
+    if "method" in out:
+        out["Method"] = out["method"].map(method_label)
+    if "algorithm" in out:
+        out["Algorithm"] = out["algorithm"].map(algorithm_label)
+    return out
+
+
+def _method_labels(frame: pd.DataFrame) -> list[str]:
+    return [method_label(m) for m in method_order(list(frame["method"].unique()))]
+
+
+def _algorithm_labels(frame: pd.DataFrame) -> list[str]:
+    return [algorithm_label(a) for a in algorithm_order(list(frame["algorithm"].unique()))]
+
+
+def _seed_note(frame: pd.DataFrame) -> str:
+    seeds = sorted(int(s) for s in frame["seed"].unique())
+    return f"search seed {seeds[0]}" + (f" of {len(seeds)}" if len(seeds) > 1 else "")
+
+
+def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, top_fraction: float,
+                       path: str | Path) -> None:
+    """Rows = split methods. Left: NB201 accuracy of every architecture per leaf (the whole
+    space in grey); right: the space's top ``top_fraction`` stacked by leaf, each leaf's count
+    in the panel. Columns share x and y (counts are comparable down a column)."""
+    top_name = f"top {percent(top_fraction)} of the space"
+    leaves = sorted(int(k) for k in dist["leaf"].unique())
+    palette = _leaf_palette(leaves)
+    hue_order = list(palette)
+    frame = dist.assign(Leaf=dist["leaf"].map(lambda k: f"leaf {k}"), Method=dist["method"].map(method_label))
+    both = pd.concat([frame.assign(view="all architectures"), frame[frame["top"]].assign(view=top_name)])
+    bins = {"all architectures": np.linspace(frame["test_acc"].min(), frame["test_acc"].max(), 61),
+            top_name: np.linspace(frame.loc[frame["top"], "test_acc"].min(),
+                                  frame.loc[frame["top"], "test_acc"].max(), 21)}
+
+    def draw(data: pd.DataFrame, **_) -> None:
+        ax = plt.gca()
+        view = data["view"].iat[0]
+        if view == "all architectures":
+            ax.hist(data["test_acc"], bins=bins[view], color="0.85")
+            sns.histplot(data, x="test_acc", hue="Leaf", hue_order=hue_order, palette=palette, bins=bins[view],
+                         element="step", fill=False, legend=False, ax=ax)
+        else:
+            sns.histplot(data, x="test_acc", hue="Leaf", hue_order=hue_order, palette=palette, bins=bins[view],
+                         multiple="stack", legend=False, ax=ax)
+            counts = data.groupby("leaf").size()
+            text = "  ".join(f"{k}: {counts.get(k, 0)}" for k in leaves)
+            ax.text(0.02, 0.97, f"per leaf — {text}", transform=ax.transAxes, va="top", fontsize=7)
+
+    grid = sns.FacetGrid(both, row="Method", col="view", row_order=_method_labels(dist),
+                         col_order=["all architectures", top_name], sharex="col", sharey="col", height=2.6,
+                         aspect=2.0, margin_titles=True)
+    grid.map_dataframe(draw)
+    grid.set_axis_labels(f"{bench_label(bench_dataset)} test accuracy (%)", "architectures")
+    grid.set_titles(col_template="{col_name}", row_template="{row_name}")
+    _legend(grid.figure, [Line2D([], [], color=c, lw=2, label=k) for k, c in palette.items()]
+            + [Line2D([], [], color="0.8", lw=6, label="whole space")])
+    grid.figure.suptitle(f"Leaf distributions: searched on {dataset_label(dataset)}, accuracies from "
+                         f"{bench_label(bench_dataset)}", y=1.02)
+    save_figure(grid, path)
 
 
 def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
-    """Per method × algorithm (first seed): benchmark test accuracy of each leaf's derived
-    architecture per epoch; red dots mark the leaf with the best supernet validation accuracy."""
-    first = lookup[lookup["seed"] == lookup["seed"].min()]
-    panels = [(m, a) for m in method_order(list(first["method"].unique()))
-              for a in algorithm_order(list(first["algorithm"].unique()))]
-    cols = min(3, len(panels))
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
-    leaves = sorted(first["leaf"].unique())
-    palette = dict(zip(map(str, leaves), sns.color_palette("tab10" if len(leaves) <= 10 else "husl", len(leaves))))
-    for ax, (method, algo) in zip(axes.flat, panels):
-        sub = first[(first["method"] == method) & (first["algorithm"] == algo)].assign(
-            leaf=lambda d: d["leaf"].astype(str))
-        sns.lineplot(sub, x="epoch", y="test_acc", hue="leaf", palette=palette, marker="o", markersize=3, ax=ax,
-                     legend=False)
-        best = sub.loc[sub.groupby("epoch")["val_acc"].idxmax()]
-        ax.scatter(best["epoch"], best["test_acc"], color="red", s=40, zorder=5)
-        ax.set(xlabel="search epoch", ylabel=f"NB201 {bench_dataset} test acc (%)",
-               title=f"{method_label(method)} / {algorithm_label(algo)}")
+    """Rows = algorithms, columns = methods (first search seed): NB201 accuracy of each leaf's
+    derived architecture per epoch; red dots mark the leaf with the best supernet validation
+    accuracy at that epoch. All panels share y."""
+    first = lookup[(lookup["seed"] == lookup["seed"].min()) & lookup["test_acc"].notna()]
+    leaves = sorted(int(k) for k in first["leaf"].unique())
+    palette = _leaf_palette(leaves)
+    frame = _with_labels(first).assign(Leaf=lambda d: d["leaf"].map(lambda k: f"leaf {k}"))
+    grid = sns.relplot(frame, x="epoch", y="test_acc", hue="Leaf", hue_order=list(palette), palette=palette,
+                       col="Method", row="Algorithm", col_order=_method_labels(first),
+                       row_order=_algorithm_labels(first), kind="line", marker="o", markersize=4, height=2.8,
+                       aspect=1.2, facet_kws=dict(sharey=True, margin_titles=True))
+
+    def best_val(data: pd.DataFrame, **_) -> None:
+        best = data.loc[data.groupby("epoch")["val_acc"].idxmax()]
+        plt.gca().scatter(best["epoch"], best["test_acc"], color="red", s=45, zorder=5)
+
+    grid.map_dataframe(best_val)
+    for ax in grid.axes.flat:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in list(axes.flat)[len(panels):]:
-        ax.set_visible(False)
-    handles = [plt.Line2D([], [], color=color, marker="o", markersize=3, label=f"leaf {leaf}")
-               for leaf, color in palette.items()]
-    handles.append(plt.Line2D([], [], color="red", marker="o", linestyle="", label="best supernet val acc"))
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle(f"Derived architecture per leaf and epoch — searched on {dataset}, looked up in NB201 {bench_dataset}")
-    fig.tight_layout()
-    save_figure(fig, path)
+    grid.set_axis_labels("search epoch", f"{bench_label(bench_dataset)} test acc (%)")
+    grid.set_titles(col_template="{col_name}", row_template="{row_name}")
+    grid.figure.suptitle(f"Derived architecture per leaf and epoch ({_seed_note(lookup)}): searched on "
+                         f"{dataset_label(dataset)}; red = leaf with the best supernet validation accuracy", y=1.02)
+    save_figure(grid, path)
+
+
+def plot_halving(lookup: pd.DataFrame, selection: pd.DataFrame, *, dataset: str, bench_dataset: str,
+                 path: str | Path) -> None:
+    """Successive halving (cf. Fig. 4 right), rows = algorithms, columns = methods, first
+    search seed: each leaf's supernet validation accuracy per epoch, solid while it survives
+    and faded after the cut that drops it; dotted lines at the cut epochs; the oracle leaf
+    (best final NB201 accuracy) drawn thick with a star, the survivor ringed."""
+    runs = lookup[lookup["method"].isin(selection["method"].unique())]
+    seed = int(runs["seed"].min())
+    runs = runs[(runs["seed"] == seed) & runs["val_acc"].notna()]
+    sel = selection[selection["seed"] == seed]
+    leaves = sorted(int(k) for k in runs["leaf"].unique())
+    palette = _leaf_palette(leaves)
+    frame = _with_labels(runs)
+
+    def draw(data: pd.DataFrame, **_) -> None:
+        ax = plt.gca()
+        picks = sel[(sel["method"] == data["method"].iat[0]) & (sel["algorithm"] == data["algorithm"].iat[0])]
+        if picks.empty:
+            return
+        cuts = cut_epochs_of(picks)
+        survivor, dropped = successive_halving(data[["leaf", "epoch", "val_acc"]], cuts)
+        oracle = int(picks["oracle_leaf"].iat[0])
+        for cut in sorted(set(cuts)):
+            ax.axvline(cut, color="0.5", ls=":", lw=1)
+        for leaf, curve in data.sort_values("epoch").groupby("leaf"):
+            color = palette[f"leaf {leaf}"]
+            width = 2.8 if leaf == oracle else 1.3
+            gone = dropped.get(int(leaf))
+            alive = curve if gone is None or leaf == survivor else curve[curve["epoch"] <= gone]
+            ax.plot(curve["epoch"], curve["val_acc"], color=color, alpha=0.2, lw=width)
+            ax.plot(alive["epoch"], alive["val_acc"], color=color, lw=width, marker="o", markersize=3)
+            end = curve.iloc[-1]
+            if leaf == oracle:
+                ax.scatter(end["epoch"], end["val_acc"], marker="*", s=180, color=color, edgecolor="k", zorder=6)
+            if leaf == survivor:
+                ax.scatter(end["epoch"], end["val_acc"], s=110, facecolor="none", edgecolor="k", lw=1.5, zorder=6)
+
+    grid = sns.FacetGrid(frame, col="Method", row="Algorithm", col_order=_method_labels(runs),
+                         row_order=_algorithm_labels(runs), sharey=True, height=2.8, aspect=1.2, margin_titles=True)
+    grid.map_dataframe(draw)
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    grid.set_axis_labels("search epoch", "supernet validation acc (%)")
+    grid.set_titles(col_template="{col_name}", row_template="{row_name}")
+    handles = [Line2D([], [], color=c, lw=2, label=k) for k, c in palette.items()]
+    handles += [Line2D([], [], color="0.3", alpha=0.25, lw=2, label="after being dropped"),
+                Line2D([], [], color="0.5", ls=":", label="cut epoch"),
+                Line2D([], [], marker="*", color="0.3", markeredgecolor="k", ls="", markersize=12,
+                       label=f"oracle leaf (best final {bench_label(bench_dataset)})"),
+                Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="k", ls="", markersize=9,
+                       label="halving survivor")]
+    _legend(grid.figure, handles)
+    grid.figure.suptitle(f"Successive halving on {dataset_label(dataset)} ({_seed_note(lookup)})", y=1.02)
+    save_figure(grid, path)
 
 
 def plot_split_distance(table: pd.DataFrame, *, dataset: str, path: str | Path) -> None:
-    """Split distance per method (cf. Fig. 1–2 of the zero-cost few-shot paper). Top: internal
-    and external distance over all levels, a dot per seed and the mean ± std over seeds;
-    bottom: the same per depth level (pairs of splits of one level only)."""
-    methods = [method_label(m) for m in method_order(list(table["method"].unique()))]
-    table = table.assign(method=table["method"].map(method_label))
+    """Split distance per method (cf. Fig. 1–2 of the zero-cost few-shot paper): one panel per
+    setting (internal, external), bars per depth level and all levels together, mean ± std
+    over split seeds. With one split seed there are no external pairs: the title says so."""
     seeds = table["seed"].nunique()
-    levels = sorted(str(v) for v in table.loc[table["level"] > 0, "level"].unique())
-    level_colors = dict(zip(levels, sns.color_palette("tab10", len(levels))))
-    fig, axes = plt.subplots(2, 2, figsize=(max(8.0, 1.1 * len(methods) + 4), 8), squeeze=False)
-    for col, setting in enumerate(("internal", "external")):
-        sub = table[(table["setting"] == setting) & table["distance"].notna()]
-        overall, by_level = sub[sub["level"] == 0], sub[sub["level"] > 0]
-        ax = axes[0, col]
-        if overall.empty:
-            ax.text(0.5, 0.5, f"no {setting} pairs (external needs ≥ 2 seeds)", ha="center", va="center",
-                    transform=ax.transAxes)
-        else:
-            sns.stripplot(overall, x="method", y="distance", order=methods, color="0.4", size=4, ax=ax, jitter=0.15)
-            sns.pointplot(overall, x="method", y="distance", order=methods, errorbar="sd", color="C3",
-                          linestyles="none", markers="D", capsize=0.2, ax=ax)
-        ax.set(xlabel="", ylabel="split distance", title=f"({'ab'[col]}) {setting}, all levels")
-        ax.tick_params(axis="x", rotation=45)
-        ax = axes[1, col]
-        if by_level.empty:
-            ax.text(0.5, 0.5, f"no {setting} pairs within a level", ha="center", va="center", transform=ax.transAxes)
-        else:
-            sns.barplot(by_level.assign(level=by_level["level"].astype(str)), x="method", y="distance", hue="level",
-                        order=methods, hue_order=levels, palette=level_colors, errorbar="sd", capsize=0.1, ax=ax)
-            ax.legend(title="depth level", fontsize=8)
-        ax.set(xlabel="", ylabel="split distance", title=f"{setting}, per depth level")
-        ax.tick_params(axis="x", rotation=45)
-    fig.suptitle(f"Split distance on {dataset}: mean ± std over {seeds} seed{'s' if seeds != 1 else ''}")
-    fig.tight_layout()
-    save_figure(fig, path)
+    data = table[table["distance"].notna()].assign(
+        Method=lambda d: d["method"].map(method_label),
+        Levels=lambda d: d["level"].map(lambda v: "all levels" if v == 0 else f"level {v}"))
+    settings = [s for s in ("internal", "external") if s in set(data["setting"])]
+    levels = ["all levels"] + [f"level {v}" for v in sorted(data.loc[data["level"] > 0, "level"].unique())]
+    notes = [] if "external" in settings else [f"external distance needs ≥ 2 split seeds (this run has {seeds})"]
+    grid = sns.catplot(data, kind="bar", x="Method", y="distance", hue="Levels", hue_order=levels, col="setting",
+                       col_order=settings, order=_method_labels(table), errorbar="sd", capsize=0.1, height=3.6,
+                       aspect=max(1.2, 0.35 * table["method"].nunique() + 0.6), sharey=True,
+                       palette=["0.35"] + sns.color_palette("tab10", len(levels) - 1))
+    grid.set_axis_labels("", "split distance")
+    grid.set_titles(col_template="{col_name}: pairs of splits " + "{col_name}")
+    for ax, setting in zip(grid.axes.flat, settings):
+        ax.set_title("internal: pairs of splits of one tree" if setting == "internal"
+                     else "external: splits of trees from different seeds")
+        ax.tick_params(axis="x", rotation=30)
+    spread = f"mean ± std over {seeds} split seeds" if seeds > 1 else "one split seed"
+    grid.figure.suptitle(f"Split distance on {dataset_label(dataset)} ({spread})"
+                         + ("".join(f"; {n}" for n in notes)), y=1.03)
+    save_figure(grid, path)
+
+
+def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
+    """Stage-1 statistics, columns = methods, hue = algorithm, mean ± std over leaves and
+    seeds: Kendall τ and Spearman ρ of the one-shot ranking (whole sample and its top
+    fractions by NB201 accuracy), and the sampling mass the final alphas put above the space's
+    top-f accuracy minus uniform sampling's (> 0: the alphas favour good architectures).
+    Subsets with fewer than 3 ranked architectures are left out and named in the title."""
+    frame = _with_labels(stage1)
+    corr = frame[frame["statistic"].isin(["kendall", "spearman"])]
+    empty = sorted(set(corr.loc[corr["value"].isna(), "subset"]) - set(corr.loc[corr["value"].notna(), "subset"]))
+    rows = [
+        corr.dropna(subset=["value"]).assign(
+            quantity=lambda d: d["statistic"].map({"kendall": "Kendall τ", "spearman": "Spearman ρ"}),
+            subset_label=lambda d: d["subset"].map(lambda f: "whole sample" if f == 1.0 else f"top {percent(f)}")),
+        frame[frame["statistic"] == "mass"].assign(
+            quantity="mass − uniform", value=lambda d: d["value"] - d["baseline"],
+            subset_label=lambda d: d["subset"].map(lambda f: f"≥ top {percent(f)}")),
+    ]
+    long = pd.concat(rows, ignore_index=True)
+    subsets_corr = ["whole sample"] + [f"top {percent(f)}" for f in sorted(corr["subset"].unique(), reverse=True)
+                                       if f != 1.0 and f not in empty]
+    subsets_mass = [f"≥ top {percent(f)}" for f in sorted(frame.loc[frame["statistic"] == "mass", "subset"].unique())]
+    quantities = [q for q in ("Kendall τ", "Spearman ρ", "mass − uniform") if q in set(long["quantity"])]
+
+    def draw(data: pd.DataFrame, **kws) -> None:
+        order = subsets_mass if data["quantity"].iat[0] == "mass − uniform" else subsets_corr
+        sns.pointplot(data, x="subset_label", y="value", hue="Algorithm", order=order,
+                      hue_order=_algorithm_labels(stage1), errorbar="sd", dodge=0.3, linestyles="none",
+                      palette="colorblind", ax=plt.gca(), legend=False)
+        plt.gca().axhline(0, color="0.5", lw=0.8)
+
+    grid = sns.FacetGrid(long, row="quantity", col="Method", row_order=quantities,
+                         col_order=_method_labels(stage1), sharex=False, sharey="row", height=2.6, aspect=1.3,
+                         margin_titles=True)
+    grid.map_dataframe(draw)
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", rotation=30)
+    grid.set_axis_labels("", "")
+    grid.set_titles(col_template="{col_name}", row_template="{row_name}")
+    colors = sns.color_palette("colorblind", len(_algorithm_labels(stage1)))
+    _legend(grid.figure, [Line2D([], [], color=c, marker="o", ls="", label=a)
+                          for a, c in zip(_algorithm_labels(stage1), colors)])
+    note = ""
+    if empty:
+        note = (f"; top {', '.join(percent(f) for f in empty)} of the sample hold fewer than 3 architectures "
+                "(raise report.stage1.sample)")
+    grid.figure.suptitle(f"Stage-1 statistics on {dataset_label(dataset)} vs {bench_label(bench_dataset)} "
+                         f"(mean ± std over leaves and seeds){note}", y=1.02)
+    save_figure(grid, path)

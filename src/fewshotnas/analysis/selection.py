@@ -54,6 +54,11 @@ def cut_epochs(fractions: Sequence[float], epochs: int) -> list[int]:
     return sorted(min(epochs, max(1, math.ceil(f * epochs - 1e-9))) for f in fractions)
 
 
+def cut_epochs_of(selection: pd.DataFrame) -> list[int]:
+    """The cut epochs a selection table's rows record (``cut_epochs``, e.g. ``"1,1,4"``)."""
+    return [int(v) for v in str(selection["cut_epochs"].iat[0]).split(",")]
+
+
 def successive_halving(curves: pd.DataFrame, cuts: Sequence[int]) -> tuple[int, dict[int, int]]:
     """Successive halving over one run's leaves.
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order
+from fewshotnas.analysis.labels import (
+    algorithm_label,
+    algorithm_order,
+    bench_label,
+    dataset_label,
+    method_label,
+    method_order,
+)
 
 SUMMARY_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string",
@@ -76,11 +83,12 @@ def report_markdown(summary: pd.DataFrame) -> str:
     """The Markdown page of one dataset's tables."""
     dataset = str(summary["dataset"].iat[0])
     bench = str(summary["bench_dataset"].iat[0])
-    via = "" if bench == dataset else f" (searched on {dataset}; architectures looked up in NB201 {bench})"
+    via = "" if bench == dataset else (f" (searched on {dataset_label(dataset)}; architectures looked up in "
+                                        f"{bench_label(bench)})")
     lines = [
-        f"# Results on {dataset}",
+        f"# Results on {dataset_label(dataset)}",
         "",
-        f"NAS-Bench-201 test accuracy (%) on **{bench}**{via}, final epoch, mean ± sample standard deviation "
+        f"NAS-Bench-201 test accuracy (%) on **{dataset_label(bench)}**{via}, final epoch, mean ± sample standard deviation "
         "over search seeds (the number of seeds is in each column's header).",
         "",
         "## Best architecture across leaves (chosen by the benchmark)",
