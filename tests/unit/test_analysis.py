@@ -114,3 +114,39 @@ def test_leaf_distribution_and_figures(nb201, tmp_path, monkeypatch):
     assert "fashion_mnist" not in text and "cifar10" not in text and "darts1" not in text
     assert not list(tmp_path.glob(".*.tmp"))
     assert np.isfinite(dist["test_acc"]).all()
+
+
+def fake_stage1(algorithms: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for method in ("nosplit", "synflow"):
+        for algo in algorithms:
+            for leaf in range(1 if method == "nosplit" else 2):
+                for f in (0.01, 0.5):
+                    rows.append(dict(statistic="mass", subset=f, value=f * 1.2, baseline=f, n=3))
+                    rows[-1].update(method=method, algorithm=algo, leaf=leaf)
+                for stat in ("kendall", "spearman"):
+                    for f in (1.0, 0.01, 0.25):
+                        rows.append(dict(statistic=stat, subset=f, value=float("nan") if f == 0.01 else 0.3,
+                                         baseline=float("nan"), n=1 if f == 0.01 else 10))
+                        rows[-1].update(method=method, algorithm=algo, leaf=leaf)
+    frame = pd.DataFrame(rows).assign(dataset="fashion_mnist", bench_dataset="cifar10", seed=0, leaf_archs=100)
+    return frame
+
+
+@pytest.mark.parametrize("algorithms", [("snas",), ("darts1", "snas")])
+def test_stage1_and_split_distance_figures(tmp_path, monkeypatch, algorithms):
+    """One algorithm or several; a subset with no ranked value and a run with one split seed
+    are named in the title, never drawn as empty axes."""
+    texts = figure_texts(monkeypatch)
+    plots.plot_stage1(fake_stage1(algorithms), dataset="fashion_mnist", bench_dataset="cifar10",
+                      path=tmp_path / "s.png")
+    one_seed = pd.DataFrame([dict(method=m, seed=0, setting=setting, level=level, pairs=3,
+                                  distance=0.5 if setting == "internal" else float("nan"))
+                             for m in ("synflow", "lr") for setting in ("internal", "external") for level in (0, 1)])
+    plots.plot_split_distance(one_seed, dataset="fashion_mnist", path=tmp_path / "d.png")
+    for name in ("s", "d"):
+        assert (tmp_path / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+    text = "\n".join(texts)
+    assert "top 1 % of the sample hold fewer than 3 architectures" in text and "top 25 %" in text
+    assert "external distance needs ≥ 2 split seeds (this run has 1)" in text and "#lr" in text
+    assert "SNAS" in text and "no splitting" in text

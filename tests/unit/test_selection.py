@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fewshotnas.analysis.leaves import leaf_summary
+from fewshotnas.analysis.leaves import leaf_summary, leaves_markdown
 from fewshotnas.analysis.selection import cut_epochs, select_leaves, selection_markdown, successive_halving
 from fewshotnas.bench.lookup import LOOKUP_COLUMNS
 from fewshotnas.space import OpMask
@@ -115,3 +115,15 @@ def test_leaf_summary(nb201):
     assert leaves.loc[holder, "holds_best"] and not leaves.loc[1 - holder, "holds_best"]
     assert leaves.loc[holder, "best_acc"] == acc[best] and leaves.loc[holder, "best_arch"] == nb201.arch_str(best)
     assert (leaves["split_seed"] == 3).all()
+
+
+def test_leaves_markdown_escapes_benchmark_strings(nb201):
+    masks = [OpMask.full().restrict(0, [0]), OpMask.full().restrict(0, [1, 2, 3, 4])]
+    leaves = leaf_summary(nb201, masks, dataset="fashion_mnist", bench_dataset="cifar10", method="lr",
+                          split_seed=0, top_fraction=0.01)
+    md = leaves_markdown(leaves)
+    assert "## #lr" in md and "NB201 CIFAR-10" in md and "top 1 %" in md and " ★ " in md
+    rows = [line for line in md.splitlines() if line.startswith("| 0 |")]
+    assert len(rows) == 2
+    for row in rows:  # the benchmark string's pipes are escaped: every row has the header's 8 cells
+        assert len(row.replace("\\|", "").strip("|").split("|")) == 8

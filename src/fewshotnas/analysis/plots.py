@@ -162,6 +162,13 @@ def plot_halving(lookup: pd.DataFrame, selection: pd.DataFrame, *, dataset: str,
     and faded after the cut that drops it; dotted lines at the cut epochs; the oracle leaf
     (best final NB201 accuracy) drawn thick with a star, the survivor ringed."""
     runs = lookup[lookup["method"].isin(selection["method"].unique())]
+    if runs.empty:  # nothing to select from (no split runs with 2+ searched leaves)
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"Successive halving on {dataset_label(dataset)}: no run with two or more searched leaves",
+                ha="center", va="center")
+        save_figure(fig, path)
+        return
     seed = int(runs["seed"].min())
     runs = runs[(runs["seed"] == seed) & runs["val_acc"].notna()]
     sel = selection[selection["seed"] == seed]
@@ -260,11 +267,12 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
                                        if f != 1.0 and f not in empty]
     subsets_mass = [f"≥ top {percent(f)}" for f in sorted(frame.loc[frame["statistic"] == "mass", "subset"].unique())]
     quantities = [q for q in ("Kendall τ", "Spearman ρ", "mass − uniform") if q in set(long["quantity"])]
+    algorithms = _algorithm_labels(stage1)
 
     def draw(data: pd.DataFrame, **kws) -> None:
         order = subsets_mass if data["quantity"].iat[0] == "mass − uniform" else subsets_corr
-        sns.pointplot(data, x="subset_label", y="value", hue="Algorithm", order=order,
-                      hue_order=_algorithm_labels(stage1), errorbar="sd", dodge=0.3, linestyles="none",
+        sns.pointplot(data, x="subset_label", y="value", hue="Algorithm", order=order, hue_order=algorithms,
+                      errorbar="sd", dodge=0.3 if len(algorithms) > 1 else False, linestyles="none",
                       palette="colorblind", ax=plt.gca(), legend=False)
         plt.gca().axhline(0, color="0.5", lw=0.8)
 
