@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -90,3 +93,26 @@ def test_every_conda_path_in_rules_exists():
             assert (rule_file.parent / rel).resolve().is_file(), rel
     n_rules = sum(len(re.findall(r"^\s*rule \w+:", r.read_text(), re.M)) for r in rules)  # also rules under `if`
     assert len(paths) == n_rules
+
+
+def test_workflow_parse_imports_only_the_standard_library():
+    """What the Snakefile imports from the library while it is parsed must not pull in numpy,
+    pandas or torch: Snakemake's own environment (conda users, cluster nodes) has none of them."""
+    code = ("import sys; import fewshotnas.treeshape, fewshotnas.codehash, fewshotnas.configcheck; "
+            "heavy = sorted(m for m in ('numpy', 'pandas', 'torch', 'scipy') if m in sys.modules); "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert out.stdout.strip() == ""
+    rules = (ROOT / "workflow" / "rules" / "common.smk").read_text() + (ROOT / "Snakefile").read_text()
+    imported = set(re.findall(r"^from (fewshotnas[\w.]*) import", rules, re.M))
+    assert imported == {"fewshotnas.treeshape", "fewshotnas.codehash", "fewshotnas.configcheck"}
+
+
+def test_tree_shape_matches_the_space():
+    from fewshotnas.space import NUM_EDGES, OPS
+    from fewshotnas.treeshape import NUM_EDGES as SHAPE_EDGES, NUM_OPS, TreeShape
+
+    assert NUM_OPS == len(OPS) and SHAPE_EDGES == NUM_EDGES
+    assert TreeShape(depth=3, branching=[2, 3, 2]).num_leaves() == 12
+    assert TreeShape(depth=2, policy="exhaustive", edges=[1, 4]).num_leaves() == 25

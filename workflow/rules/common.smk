@@ -1,6 +1,6 @@
 # Shared helpers: paths, wildcard constraints, config checks and code hashes.
 from fewshotnas.codehash import code_hash  # noqa: E402
-from fewshotnas.split.config import SplitConfig  # noqa: E402
+from fewshotnas.treeshape import TreeShape  # noqa: E402  (standard library only, like codehash)
 
 R = f"results/{config['experiment']}"
 SPLIT_METHODS = list(config["split"]["methods"])
@@ -17,7 +17,7 @@ SPLIT_KEYS = ("policy", "edge_choice", "weights", "warmup_epochs", "depth", "bra
 SPLIT_PARAMS = {k: config["split"][k] for k in SPLIT_KEYS if k in config["split"]}
 
 try:  # cross-field checks the JSON schema cannot express
-    SPLIT_CONFIG = SplitConfig(**SPLIT_PARAMS)
+    SPLIT_CONFIG = TreeShape(**SPLIT_PARAMS)
 except ValueError as err:
     raise WorkflowError(f"config split: {err}")
 if isinstance(config["search"]["seeds"], dict):
