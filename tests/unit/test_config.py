@@ -116,3 +116,39 @@ def test_tree_shape_matches_the_space():
     assert NUM_OPS == len(OPS) and SHAPE_EDGES == NUM_EDGES
     assert TreeShape(depth=3, branching=[2, 3, 2]).num_leaves() == 12
     assert TreeShape(depth=2, policy="exhaustive", edges=[1, 4]).num_leaves() == 25
+
+
+def test_one_set_of_versions():
+    """envs/*.yaml (--use-conda), the Makefile (make setup) and pyproject.toml agree: the
+    Makefile pins the same torch and torchvision as the envs, and every version an env pins
+    satisfies pyproject's requirement for that package."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    required = {Requirement(r).name.lower(): Requirement(r).specifier
+                for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    make_pins = dict(re.findall(r"(torch|torchvision)==([\d.]+)", (ROOT / "Makefile").read_text()))
+    assert set(make_pins) == {"torch", "torchvision"}
+    checked = 0
+    for env_file in (ROOT / "envs").glob("*.yaml"):
+        deps = yaml.safe_load(env_file.read_text())["dependencies"]
+        pins = {}
+        for dep in deps:
+            if isinstance(dep, dict):
+                pins.update(re.findall(r"^([\w-]+)==([\d.]+)$", "\n".join(dep["pip"]), re.M))
+            else:
+                name, _, version = dep.partition("=")
+                pins[name] = version
+        for name, version in pins.items():
+            if name in ("torch", "torchvision"):
+                assert version == make_pins[name], f"{env_file.name} pins {name} {version}, the Makefile {make_pins[name]}"
+            if name.lower() in required:
+                assert Version(version) in required[name.lower()], (
+                    f"{env_file.name}: {name} {version} outside pyproject's {required[name.lower()]}")
+                checked += 1
+    assert checked >= 10
