@@ -12,7 +12,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
+# relative to the working directory (catalog convention): a deployed copy run with
+# --directory, or used as a module, brings its own config/config.yaml
+configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -167,3 +167,16 @@ def test_slurm_profile_keeps_its_promises():
     assert "gpu" not in profile["set-resources"]["split_level"]
     split_rule = (ROOT / "workflow" / "rules" / "split.smk").read_text()
     assert 'gpu=lambda wc: 0 if wc.method == "random" else 1' in split_rule
+
+
+def test_config_is_read_from_the_working_directory(tmp_path):
+    """A deployed copy (`snakemake --directory DIR`) brings its own config/config.yaml."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["experiment"] = "deployed"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+                           str(tmp_path), "-n", "--cores", "1", "--summary"], capture_output=True, text=True,
+                          timeout=300)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "results/deployed/tables/fashion_mnist.parquet" in plan.stdout
