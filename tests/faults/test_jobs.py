@@ -21,7 +21,12 @@ pytestmark = pytest.mark.fault
 def test_failing_job_writes_its_traceback_and_runtime_to_its_log(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["experiment"] = "fail"
-    cfg["data"]["roots"]["fashion_mnist"] = str(tmp_path / "no-such-folder")
+    corrupt = tmp_path / "corrupt-fmnist"  # every file there (so the plan passes), none readable
+    corrupt.mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (corrupt / stem).write_bytes(b"not an idx file")
+    cfg["data"]["roots"]["fashion_mnist"] = str(corrupt)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     target = "results/fail/data/fashion_mnist/prepared.pt"
@@ -30,7 +35,7 @@ def test_failing_job_writes_its_traceback_and_runtime_to_its_log(tmp_path):
                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode != 0
     log = (tmp_path / "results/fail/logs/data/fashion_mnist.log").read_text()
-    assert "Traceback" in log and "DatasetNotFoundError" in log and "no-such-folder" in log
+    assert "Traceback" in log and "is not an IDX file" in log and "corrupt-fmnist" in log
     assert "device cpu, float32, torch " in log and "threads" in log
     assert not (tmp_path / target).exists()
 

@@ -98,7 +98,8 @@ def test_every_conda_path_in_rules_exists():
 def test_workflow_parse_imports_only_the_standard_library():
     """What the Snakefile imports from the library while it is parsed must not pull in numpy,
     pandas or torch: Snakemake's own environment (conda users, cluster nodes) has none of them."""
-    code = ("import sys; import fewshotnas.treeshape, fewshotnas.codehash, fewshotnas.configcheck; "
+    code = ("import sys; import fewshotnas.treeshape, fewshotnas.codehash, fewshotnas.configcheck, "
+            "fewshotnas.datafiles; "
             "heavy = sorted(m for m in ('numpy', 'pandas', 'torch', 'scipy') if m in sys.modules); "
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -106,7 +107,8 @@ def test_workflow_parse_imports_only_the_standard_library():
     assert out.stdout.strip() == ""
     rules = (ROOT / "workflow" / "rules" / "common.smk").read_text() + (ROOT / "Snakefile").read_text()
     imported = set(re.findall(r"^from (fewshotnas[\w.]*) import", rules, re.M))
-    assert imported == {"fewshotnas.treeshape", "fewshotnas.codehash", "fewshotnas.configcheck"}
+    assert imported == {"fewshotnas.treeshape", "fewshotnas.codehash", "fewshotnas.configcheck",
+                        "fewshotnas.datafiles"}
 
 
 def test_tree_shape_matches_the_space():
@@ -180,3 +182,19 @@ def test_config_is_read_from_the_working_directory(tmp_path):
                           timeout=300)
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "results/deployed/tables/fashion_mnist.parquet" in plan.stdout
+
+
+def test_missing_dataset_fails_when_planned(tmp_path):
+    """`snakemake -n` with a dataset folder that lacks its files stops before planning, naming
+    the folder, the files and the fix."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["datasets"] = ["fashion_mnist", "cifar10"]
+    cfg["data"]["roots"]["cifar10"] = str(tmp_path / "no-cifar")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+                          str(tmp_path), "--configfile", str(config), "-n", "--cores", "1"], capture_output=True,
+                         text=True, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode != 0 and "Job stats" not in log
+    assert "data_batch_1" in log and str(tmp_path / "no-cifar") in log and "data.download: true" in log

@@ -116,3 +116,29 @@ def test_batch_stream_normalises_and_follows_generator():
     for (xa, ya), (xb, yb) in zip(*runs):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert runs[0][0][0].shape == (4, 2, 8, 8)
+
+
+def test_missing_dataset_names_folder_files_and_fix(tmp_path):
+    from fewshotnas.datafiles import CIFAR_FILES, FASHION_MNIST_STEMS, IMAGENET16_FILES, missing_dataset
+
+    assert "t10k-labels-idx1-ubyte" in missing_dataset("fashion_mnist", tmp_path)
+    assert missing_dataset("fashion_mnist", tmp_path, download=True) is None
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem in FASHION_MNIST_STEMS:
+        (raw / f"{stem}.gz").write_bytes(b"x")
+    assert missing_dataset("fashion_mnist", tmp_path) is None
+    folder, files = CIFAR_FILES["cifar100"]
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / files[0]).write_bytes(b"x")
+    message = missing_dataset("cifar100", tmp_path)
+    assert "test not found in" in message and str(tmp_path / folder) in message
+    (tmp_path / folder / "test").write_bytes(b"x")
+    assert missing_dataset("cifar100", tmp_path) is None
+    message = missing_dataset("imagenet16_120", tmp_path, download=True)  # no download for ImageNet16
+    assert "train_data_batch_10" in message and "val_data" in message
+    for name in IMAGENET16_FILES:
+        (tmp_path / name).write_bytes(b"x")
+    assert missing_dataset("imagenet16_120", tmp_path) is None
+    with pytest.raises(ValueError, match="unknown dataset"):
+        missing_dataset("mnist", tmp_path)

@@ -1,6 +1,7 @@
 # Shared helpers: paths, wildcard constraints, config checks and code hashes.
 from fewshotnas.codehash import code_hash  # noqa: E402
-from fewshotnas.treeshape import TreeShape  # noqa: E402  (standard library only, like codehash)
+from fewshotnas.datafiles import missing_dataset  # noqa: E402  (standard library only, like codehash)
+from fewshotnas.treeshape import TreeShape  # noqa: E402
 
 R = f"results/{config['experiment']}"
 SPLIT_METHODS = list(config["split"]["methods"])
@@ -33,6 +34,10 @@ for _ds in config["datasets"]:
         raise WorkflowError(f"config data.roots has no entry for dataset {_ds!r}; add data.roots.{_ds}: <folder>")
     if _ds not in config["benchmark"]["dataset_map"]:
         raise WorkflowError(f"config benchmark.dataset_map has no entry for {_ds!r}; add e.g. {_ds}: cifar10")
+    # a missing dataset fails now, not after the plan (unless its prepared data already exists)
+    _problem = missing_dataset(_ds, config["data"]["roots"][_ds], config["data"]["download"])
+    if _problem and not Path(f"results/{config['experiment']}/data/{_ds}/prepared.pt").exists():
+        raise WorkflowError(f"dataset {_ds}: {_problem}")
 
 
 wildcard_constraints:

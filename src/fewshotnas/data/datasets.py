@@ -26,7 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+from fewshotnas.datafiles import DEBIAN_FASHION_MNIST, IMAGENET16_FILES
+
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -193,8 +194,8 @@ def load_cifar100(root: str | Path, train: bool, download: bool = False) -> Imag
 
 # --- ImageNet16-120 (NB201 pickles) ------------------------------------------
 
-IMAGENET16_TRAIN_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11))
-IMAGENET16_TEST_FILES = ("val_data",)
+IMAGENET16_TRAIN_FILES = IMAGENET16_FILES[:-1]
+IMAGENET16_TEST_FILES = IMAGENET16_FILES[-1:]
 
 
 def load_imagenet16_120(root: str | Path, train: bool, download: bool = False) -> ImageSet:
