@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
+import subprocess
 import sys
+from functools import lru_cache
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +17,47 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fewshotnas import __version__
-from fewshotnas.files import atomic_write
+from fewshotnas.files import atomic_write, config_hash
+
+JOB: dict[str, Any] = {}
+"""What :func:`setup_logging` learnt about the running job (config hash, device); every
+Parquet file the job writes records it."""
+
+
+@lru_cache(maxsize=1)
+def code_commit() -> str | None:
+    """The git commit of the checkout the package runs from (``+dirty`` when tracked files
+    differ), or None outside git."""
+    src = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def provenance() -> dict[str, Any]:
+    """Package version, git commit, torch and Python versions, and the job's config hash and
+    device (when :func:`setup_logging` was given them)."""
+    try:
+        torch_version: str | None = importlib_metadata.version("torch")
+    except importlib_metadata.PackageNotFoundError:
+        torch_version = None
+    return {"version": __version__, "commit": code_commit(), "torch": torch_version,
+            "python": platform.python_version(), **JOB}
 
 
 def write_parquet_atomic(df: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
     """Write ``df`` to ``path`` via a temporary file; ``metadata`` goes into the schema
-    (key ``fewshotnas``, JSON) together with the package version."""
+    (key ``fewshotnas``, JSON) together with :func:`provenance`."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    meta[b"fewshotnas"] = json.dumps({"version": __version__, **(metadata or {})}, default=str).encode()
+    meta[b"fewshotnas"] = json.dumps({**provenance(), **(metadata or {})}, default=str).encode()
     table = table.replace_schema_metadata(meta)
     atomic_write(path, lambda f: pq.write_table(table, f))
 
@@ -53,13 +89,14 @@ def read_parquet_checked(path: str | Path) -> pd.DataFrame:
 
 
 def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO, *, device: str = "cpu",
-                  threads: int | None = None) -> logging.Logger:
+                  threads: int | None = None, config: dict | None = None) -> logging.Logger:
     """Log to ``log_path`` (if given) and to stderr; returns the package logger.
 
     Sets torch's thread count (``threads``; default $OMP_NUM_THREADS or all cores), logs one
     line with the device (``device``: a config value such as ``auto``), compute dtype, torch
     version and threads, and routes an uncaught exception's traceback into the log too, so
-    that a failed job's log says why it failed."""
+    that a failed job's log says why it failed. The resolved device and the hash of ``config``
+    (the workflow's whole config) go into every Parquet file's provenance."""
     from fewshotnas.train.device import configure_torch, describe_runtime, resolve_device
 
     logger = logging.getLogger("fewshotnas")
@@ -82,5 +119,9 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
 
     sys.excepthook = log_uncaught
     configure_torch(threads)
-    logger.info("fewshotnas %s; %s", __version__, describe_runtime(resolve_device(device)))
+    resolved = resolve_device(device)
+    JOB.update(device=str(resolved))
+    if config is not None:
+        JOB.update(config_hash=config_hash(config))
+    logger.info("fewshotnas %s; %s", __version__, describe_runtime(resolved))
     return logger

@@ -70,4 +70,9 @@ def test_lookup_logs(nb201):
     assert df.loc[df.leaf == 0, "test_acc"].iloc[0] == pytest.approx(nb201.accuracy(g0, "cifar10"))
     assert df.loc[df.leaf == 1, "test_acc"].iloc[0] == pytest.approx(10.0)
     assert str(df["genotype"].dtype) == "string" and df["arch_index"].dtype == np.int64
+    assert df["split_seed"].isna().all() and df["leaf_mask"].isna().all()  # nosplit-like call: no tree
+    joined = lookup_logs(logs, nb201, dataset="fashion_mnist", bench_dataset="cifar10", method="random",
+                         algorithm="darts1", seed=0, split_seed=3, masks={0: "0" * 30, 1: "1" * 30})
+    assert (joined["split_seed"] == 3).all() and list(joined.drop_duplicates("leaf")["leaf_mask"]) == ["0" * 30,
+                                                                                                   "1" * 30]
     assert set(BENCH_DATASETS) == {"cifar10", "cifar100", "imagenet16_120"}

@@ -126,3 +126,16 @@ def test_score_cli_lr_tells_architectures_apart(capsys):
     scores = [json.loads(line)["score"] for line in capsys.readouterr().out.splitlines()]
     assert len(scores) == 40 and all(1 <= s <= 600 for s in scores)
     assert len(set(scores)) >= 15
+
+
+def test_parquet_provenance_names_commit_torch_device_and_config(tmp_path):
+    import pandas as pd
+
+    from fewshotnas import io
+
+    io.setup_logging(None, device="cpu", config={"experiment": "x", "threads": 1})
+    io.write_parquet_atomic(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet", {"rule": "r"})
+    meta = io.read_parquet_metadata(tmp_path / "t.parquet")
+    assert meta["rule"] == "r" and meta["device"] == "cpu" and meta["torch"].startswith("2.")
+    assert meta["config_hash"] == io.config_hash({"experiment": "x", "threads": 1})
+    assert meta["commit"] is None or len(meta["commit"].removesuffix("+dirty")) == 40

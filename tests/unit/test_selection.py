@@ -60,7 +60,8 @@ def lookup(val: dict[int, list[float]], loss: dict[int, list[float]], test: dict
     for leaf, vals in val.items():
         for e, v in enumerate(vals):
             rows.append(dict(dataset="fashion_mnist", bench_dataset="cifar10", method=method, algorithm="snas",
-                             seed=seed, leaf=leaf, epoch=e + 1, genotype=f"g{leaf}", arch_index=leaf,
+                             seed=seed, split_seed=0, leaf=leaf, leaf_mask="1" * 30, epoch=e + 1,
+                             genotype=f"g{leaf}", arch_index=leaf,
                              test_acc=test[leaf] if e == len(vals) - 1 else 0.0, val_acc=v, val_loss=loss[leaf][e],
                              train_acc=50.0, disconnected=False))
     return pd.DataFrame(rows).astype(LOOKUP_COLUMNS)

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 from conftest import make_fashion_mnist
+from fewshotnas.io import read_parquet_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
@@ -76,6 +77,13 @@ def test_outputs_exist_and_read(finished_run):
     assert md.index("DARTS-1st") < md.index("SNAS") and "no splitting" in md
     runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
     assert len(runs) == (3 * 4 + 1) * 2 * 3  # (methods × leaves + nosplit) × epochs × (darts1 + 2 snas seeds)
+    split_runs = runs[runs.method != "nosplit"]
+    assert (split_runs["split_seed"] == 0).all() and runs.loc[runs.method == "nosplit", "split_seed"].isna().all()
+    synflow_tree = pd.read_parquet(res / "split/fashion_mnist/synflow/seed0/level2/tree.parquet")
+    joined = split_runs[split_runs.method == "synflow"].merge(synflow_tree[["leaf", "mask"]], on="leaf")
+    assert (joined["leaf_mask"] == joined["mask"]).all() and len(joined) == 4 * 2 * 3
+    meta = read_parquet_metadata(res / "tables" / "fashion_mnist_runs.parquet")
+    assert meta["torch"] and meta["device"] == "cpu" and len(meta["config_hash"]) == 16 and "commit" in meta
     snas = table[(table.algorithm == "snas")]
     assert (snas["num_seeds"] == 2).all() and (table.loc[table.algorithm == "darts1", "num_seeds"] == 1).all()
     dist = pd.read_parquet(res / "split" / "fashion_mnist" / "split_distance.parquet")

@@ -14,6 +14,7 @@ rule benchmark_lookup:
         f"{R}/logs/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.log",
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
+        split_seed=lambda wc: None if wc.method == "nosplit" else SPLIT_SEED,
         code=library_hash("benchmark_lookup.py"),
     conda:
         "../../envs/analysis.yaml"

@@ -7,7 +7,7 @@ from fewshotnas.train.device import configure_torch, resolve_device
 
 WARM_FORMAT = 2
 
-setup_logging(snakemake.log[0], device=snakemake.params.device, threads=snakemake.threads)
+setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
 seed = int(snakemake.wildcards.seed)
 configure_torch(snakemake.threads, seed)
 device = resolve_device(snakemake.params.device)

@@ -9,7 +9,7 @@ from fewshotnas.bench.nb201 import NB201Table
 
 LOOKUP_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
-    "leaf": "int64", "epoch": "int64", "genotype": "string", "arch_index": "int64", "test_acc": "float64",
+    "split_seed": "Int64", "leaf": "int64", "leaf_mask": "string", "epoch": "int64", "genotype": "string", "arch_index": "int64", "test_acc": "float64",
     "val_acc": "float64", "val_loss": "float64", "train_acc": "float64", "disconnected": "bool",
 }
 
@@ -23,10 +23,13 @@ def lookup_logs(
     method: str,
     algorithm: str,
     seed: int,
+    split_seed: int | None = None,
+    masks: dict[int, str] | None = None,
 ) -> pd.DataFrame:
     """Rows for every (leaf, epoch) of the search logs keyed by leaf index. A leaf whose
     architectures are all disconnected (log rows marked ``disconnected``) was not searched:
-    its accuracy is NaN."""
+    its accuracy is NaN. ``split_seed`` (None for ``nosplit``) and ``masks`` (leaf → OpMask
+    bits, from each log's metadata) let the rows join the splitting trees without lookups."""
     frames = []
     for leaf, log_df in sorted(logs.items()):
         disconnected = log_df["disconnected"].to_numpy(dtype=bool)
@@ -40,6 +43,8 @@ def lookup_logs(
             "disconnected": disconnected,
         }))
     df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "leaf_mask", df["leaf"].map(lambda k: (masks or {}).get(int(k))))
+    df.insert(0, "split_seed", split_seed)
     df.insert(0, "seed", seed)
     df.insert(0, "algorithm", algorithm)
     df.insert(0, "method", method)
