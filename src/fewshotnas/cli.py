@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     conv = sub.add_parser("nb201-convert", help="convert the NB201 CSV export into the shipped Parquet table")
     conv.add_argument("csv")
     conv.add_argument("out")
+    docs = sub.add_parser("config-docs", help="write config/README.md from config/schema.yaml")
+    docs.add_argument("--schema", default="config/schema.yaml")
+    docs.add_argument("--config", default="config/config.yaml", help="whose values are the defaults shown")
+    docs.add_argument("--out", default="config/README.md")
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
@@ -145,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                                        table_path=args.table)))
         elif args.command == "score":
             score_command(args)
+        elif args.command == "config-docs":
+            from fewshotnas.configdocs import config_docs
+            from fewshotnas.io import write_text_atomic
+
+            write_text_atomic(config_docs(args.schema, args.config), args.out)
         else:
             from fewshotnas.bench import convert_csv
             from fewshotnas.io import write_parquet_atomic

@@ -198,3 +198,28 @@ def test_missing_dataset_fails_when_planned(tmp_path):
     log = out.stdout + out.stderr
     assert out.returncode != 0 and "Job stats" not in log
     assert "data_batch_1" in log and str(tmp_path / "no-cifar") in log and "data.download: true" in log
+
+
+def test_config_readme_describes_every_key_and_is_current():
+    from fewshotnas.configdocs import config_docs
+
+    page = config_docs(ROOT / "config" / "schema.yaml", ROOT / "config" / "config.yaml")
+    assert (ROOT / "config" / "README.md").read_text() == page, "run `fewshotnas config-docs` and commit"
+    rows = [line for line in page.splitlines() if line.startswith("| `")]
+    assert len(rows) > 80
+    undocumented = [row.split("|")[1].strip() for row in rows if row.rstrip().endswith("|  |")]
+    assert undocumented == []
+    assert "| `search.fuse` |" in page and "| `report.stage1.sample` | integer | `100` |" in page
+
+
+def test_test_config_plans_for_users():
+    """`snakemake --directory .test` is the tiny workflow the tests run; it plans every stage
+    when Debian's Fashion-MNIST is installed, and otherwise says how to get it."""
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+                          str(ROOT / ".test"), "-n", "--cores", "1"], capture_output=True, text=True, timeout=300)
+    log = out.stdout + out.stderr
+    if Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
+        assert out.returncode == 0, log[-2000:]
+        assert re.search(r"^search_leaf\s+39$", log, re.M) and re.search(r"^stage1\s+12$", log, re.M)
+    else:
+        assert out.returncode != 0 and "apt-get install dataset-fashion-mnist" in log
