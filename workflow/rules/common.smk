@@ -34,10 +34,13 @@ for _ds in config["datasets"]:
         raise WorkflowError(f"config data.roots has no entry for dataset {_ds!r}; add data.roots.{_ds}: <folder>")
     if _ds not in config["benchmark"]["dataset_map"]:
         raise WorkflowError(f"config benchmark.dataset_map has no entry for {_ds!r}; add e.g. {_ds}: cifar10")
-    # a missing dataset fails now, not after the plan (unless its prepared data already exists)
+    # a missing dataset fails now, not after the plan (unless its prepared data already exists;
+    # FEWSHOTNAS_PLAN_WITHOUT_DATA=1 plans anyway, e.g. to count the papers' jobs before downloading)
     _problem = missing_dataset(_ds, config["data"]["roots"][_ds], config["data"]["download"])
     if _problem and not Path(f"results/{config['experiment']}/data/{_ds}/prepared.pt").exists():
-        raise WorkflowError(f"dataset {_ds}: {_problem}")
+        if os.environ.get("FEWSHOTNAS_PLAN_WITHOUT_DATA") != "1":
+            raise WorkflowError(f"dataset {_ds}: {_problem} (to plan without the data, e.g. to count jobs: "
+                                "FEWSHOTNAS_PLAN_WITHOUT_DATA=1 snakemake -n …)")
 
 
 wildcard_constraints:
