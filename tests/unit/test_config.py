@@ -223,3 +223,50 @@ def test_test_config_plans_for_users():
         assert re.search(r"^search_leaf\s+39$", log, re.M) and re.search(r"^stage1\s+12$", log, re.M)
     else:
         assert out.returncode != 0 and "apt-get install dataset-fashion-mnist" in log
+
+
+IMPORT_TO_PACKAGE = {"yaml": "pyyaml", "more_itertools": "more-itertools", "PIL": "pillow"}
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """Top-level names of the non-library, non-standard-library modules a file imports."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("fewshotnas", "__future__")}
+
+
+def test_each_rule_script_needs_only_what_its_conda_env_declares():
+    """--use-conda runs a rule's script in its `conda:` env: the script and every library
+    module it imports (transitively) may import only packages that env lists."""
+    from fewshotnas.codehash import imported_modules
+
+    checked = 0
+    for rule_file in (ROOT / "workflow" / "rules").glob("*.smk"):
+        text = rule_file.read_text()
+        for body in re.split(r"^\s*rule \w+:", text, flags=re.M)[1:]:
+            script = re.search(r'script:\s*\n\s*"([^"]+)"', body)
+            env = re.search(r'conda:\s*\n\s*"([^"]+)"', body)
+            if not script:
+                continue
+            script_path = (rule_file.parent / script.group(1)).resolve()
+            env_file = (rule_file.parent / env.group(1)).resolve()
+            deps = yaml.safe_load(env_file.read_text())["dependencies"]
+            declared = set()
+            for dep in deps:
+                if isinstance(dep, dict):
+                    declared.update(re.split(r"[=<>\[]", p)[0].lower() for p in dep["pip"] if not p.startswith("-"))
+                else:
+                    declared.add(re.split(r"[=<>]", dep)[0].lower())
+            needed = third_party_imports(script_path)
+            for module_path in imported_modules(script_path).values():
+                needed |= third_party_imports(module_path)
+            missing = {IMPORT_TO_PACKAGE.get(n, n).lower() for n in needed} - declared
+            assert not missing, f"{script.group(1)} needs {sorted(missing)}, not in {env_file.name}"
+            checked += 1
+    assert checked >= 14
