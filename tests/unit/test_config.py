@@ -225,7 +225,7 @@ def test_test_config_plans_for_users():
         assert out.returncode != 0 and "apt-get install dataset-fashion-mnist" in log
 
 
-IMPORT_TO_PACKAGE = {"yaml": "pyyaml", "more_itertools": "more-itertools", "PIL": "pillow"}
+IMPORT_TO_PACKAGE = {"yaml": "pyyaml", "more_itertools": "more-itertools", "PIL": "pillow", "nas_201_api": "nas-bench-201"}
 
 
 def third_party_imports(path: Path) -> set[str]:

@@ -2,6 +2,27 @@ localrules:
     benchmark_lookup,
 
 
+if API_FILE:
+
+    rule nb201_from_api:
+        """The lookup table from the official NAS-Bench-201 file (benchmark.api_file)."""
+        input:
+            api_file=API_FILE,
+            shipped=str(Path(workflow.basedir) / config["benchmark"]["table"]),
+        output:
+            f"{R}/benchmark/nb201_from_api.parquet",
+        log:
+            f"{R}/logs/benchmark/nb201_from_api.log",
+        params:
+            code=library_hash("nb201_from_api.py"),
+        resources:
+            mem_mb=16000,
+        conda:
+            "../../envs/torch.yaml"
+        script:
+            "../scripts/nb201_from_api.py"
+
+
 rule benchmark_lookup:
     """Every leaf × epoch derived genotype with its NB201 test accuracy."""
     input:

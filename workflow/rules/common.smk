@@ -12,7 +12,11 @@ FUSE = config["search"]["fuse"]  # none | tree | dataset
 FUSABLE = ("darts1", "darts2", "snas", "dsnas")  # algorithms with a fused implementation (fewshotnas.search.fused)
 FUSED_ALGORITHMS = [a for a in ALGORITHMS if a in FUSABLE] if FUSE != "none" else []
 SUPERNET_SEED = config["supernet"]["seed"]
-BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
+API_FILE = config["benchmark"].get("api_file")  # the official benchmark file, if the user has it
+if API_FILE:
+    BENCH_TABLE = f"{R}/benchmark/nb201_from_api.parquet"  # built by rule nb201_from_api
+else:
+    BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
 SPLIT_KEYS = ("policy", "edge_choice", "weights", "warmup_epochs", "depth", "branching", "edges", "balanced",
               "metric_batches", "batch_size", "metric_options")
 SPLIT_PARAMS = {k: config["split"][k] for k in SPLIT_KEYS if k in config["split"]}
@@ -26,7 +30,10 @@ if isinstance(config["search"]["seeds"], dict):
     if _missing:
         raise WorkflowError(f"config search.seeds lists seeds per algorithm but not for {_missing}; add e.g. "
                             f"{_missing[0]}: [0]")
-if not Path(BENCH_TABLE).is_file():
+if API_FILE and not Path(API_FILE).is_file():
+    raise WorkflowError(f"config benchmark.api_file: {API_FILE} not found; point it at the official NAS-Bench-201 "
+                        ".pth file, or set it to null to use the shipped table")
+if not API_FILE and not Path(BENCH_TABLE).is_file():
     raise WorkflowError(f"config benchmark.table: {BENCH_TABLE} not found. It ships with the project: restore it with "
                         "`git checkout -- resources/nb201/nb201_test_acc.parquet`, or point benchmark.table at a copy")
 for _ds in config["datasets"]:
