@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 FMNIST := /usr/share/datasets/fashion-mnist
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup data unlock clean-results
+.PHONY: run test lint setup data unlock clean-results
 
 run: setup data
 	$(VENV)/bin/snakemake --cores $(CORES) --profile profiles/local $(SNAKEMAKE_ARGS)
@@ -18,13 +18,19 @@ run: setup data
 test: setup data
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# ruff, snakefmt and Snakemake's linter (the CI runs them after the tests)
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check Snakefile workflow/
+	$(VENV)/bin/snakemake --lint --cores 1
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet $(TORCH)
-	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test,lint]'
 	touch $(STAMP)
 
 # Debian ships Fashion-MNIST as a package; install it when missing and we may.

@@ -42,11 +42,11 @@ include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 
 
+# Tables and figures for every configured dataset.
 rule all:
-    """Tables and figures for every configured dataset."""
+    default_target: True
     input:
         final_outputs(),
-    default_target: True
 
 
 rule splits:

@@ -1,6 +1,7 @@
-"""GPU check (CUDA; a CPU dry run with --quick): every algorithm's step, single and fused (8 leaves), and every metric on CUDA (bf16 autocast), with
-torch's sync debug mode set to "error" around the training steps (a host sync inside a
-step raises), plus step times at the default and the paper's network size.
+"""GPU check (CUDA; a CPU dry run with --quick): every algorithm's step, single and fused
+(8 leaves), and every metric on CUDA (bf16 autocast), with torch's sync debug mode set to
+"error" around the training steps (a host sync inside a step raises), plus step times at the
+default and the paper's network size.
 
     python benchmarks/gpu_check.py [--out DIR]
 
@@ -20,7 +21,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import make_fashion_mnist  # noqa: E402
-
 from fused_speed import tree_leaves  # noqa: E402
 
 from fewshotnas.data import BatchStream, prepare_data  # noqa: E402

@@ -75,7 +75,7 @@ def main() -> None:
         net = build_network(mask, channels=args.channels, cells_per_stage=args.cells,
                             in_channels=args.in_channels).to(device, memory_format=torch.channels_last)
         algo = Darts1st(net, mask, SearchConfig(), device)
-        t = timed(lambda: algo.step(x, y, x, y), args.repeats, device)
+        t = timed(lambda a=algo: a.step(x, y, x, y), args.repeats, device)
         print(f"DARTS step, {name:27s} {t * 1e3:7.1f} ms  (arch + weight step)")
 
     images = ImageSet(torch.randint(0, 256, (2048, *shape[1:]), dtype=torch.uint8), torch.randint(0, 10, (2048,)))

@@ -19,7 +19,8 @@ def resolve_arch(arch: str, table) -> tuple[int, str]:
     return index, table.arch_str(index)
 
 
-def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 10, table_path: str | None = None) -> dict:
+def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 10,
+              table_path: str | None = None) -> dict:
     """Index, string, parameter count, FLOPs (32×32 RGB input; 2 per multiply-add, so
     ``macs`` = flops/2 is what NB201 tables call FLOPs) and NB201 test accuracies of ``arch``
     (a benchmark string or index)."""
@@ -55,7 +56,6 @@ def parse_options(pairs: list[str]) -> dict:
 def score_command(args: argparse.Namespace) -> None:
     """Print one JSON line per architecture: index, string, metric, score, finite, seconds."""
     from fewshotnas.metrics.proxy import ProxySetup, score_architectures, synthetic_batches
-
     from fewshotnas.train.device import resolve_device
 
     device = resolve_device(args.device)  # an unavailable device fails before any work

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import write_imagenet16
+
 from fewshotnas.data.datasets import DatasetFormatError, load_imagenet16_120
 from fewshotnas.files import CheckpointCorrupt, atomic_write, load_checkpoint, save_checkpoint
 from fewshotnas.io import ResultFileError, read_parquet_checked, write_parquet_atomic

@@ -7,9 +7,9 @@ import logging
 
 import pandas as pd
 import pytest
+from conftest import make_fashion_mnist, run_killed
 
 import fewshotnas.search.common as common
-from conftest import make_fashion_mnist, run_killed
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown
 from fewshotnas.bench.lookup import lookup_logs
 from fewshotnas.data import prepare_data

@@ -26,8 +26,8 @@ def fake_lookup() -> pd.DataFrame:
                 for epoch in (1, 2):
                     test = 80 + 5 * leaf + seed + (method == "synflow")
                     rows.append(dict(dataset="fashion_mnist", bench_dataset="cifar10", method=method,
-                                     algorithm="darts1", seed=seed, split_seed=0, leaf=leaf, leaf_mask="1" * 30, epoch=epoch,
-                                     genotype="g",
+                                     algorithm="darts1", seed=seed, split_seed=0, leaf=leaf, leaf_mask="1" * 30,
+                                     epoch=epoch, genotype="g",
                                      arch_index=0, test_acc=float(test - 10 * (epoch == 1)),
                                      val_acc=float(70 - leaf), val_loss=1.0 + leaf, train_acc=70.0,
                                      disconnected=False))

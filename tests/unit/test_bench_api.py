@@ -17,7 +17,7 @@ api_utils = pytest.importorskip("nas_201_api.api_utils", reason="needs the nas-b
 EPOCHS = 2
 
 
-def trial(dataset: str, seed: int, evals: dict[str, float]) -> "api_utils.ResultsCount":
+def trial(dataset: str, seed: int, evals: dict[str, float]) -> api_utils.ResultsCount:
     """One training run: final accuracies ``evals`` (set name → %), other epochs 1 point lower."""
     result = api_utils.ResultsCount(dataset, None, {e: 50.0 for e in range(EPOCHS)}, {e: 1.0 for e in range(EPOCHS)},
                                     0.1, 10.0, {}, seed, EPOCHS, None)

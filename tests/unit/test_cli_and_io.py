@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from fewshotnas.cli import main
-from fewshotnas.io import read_parquet_metadata, write_parquet_atomic
 from fewshotnas.files import (
     CheckpointConfigMismatch,
     CheckpointCorrupt,
@@ -21,6 +20,7 @@ from fewshotnas.files import (
     load_checkpoint,
     save_checkpoint,
 )
+from fewshotnas.io import read_parquet_metadata, write_parquet_atomic
 
 
 def test_info_by_index_and_string(capsys):

@@ -113,7 +113,8 @@ def test_workflow_parse_imports_only_the_standard_library():
 
 def test_tree_shape_matches_the_space():
     from fewshotnas.space import NUM_EDGES, OPS
-    from fewshotnas.treeshape import NUM_EDGES as SHAPE_EDGES, NUM_OPS, TreeShape
+    from fewshotnas.treeshape import NUM_EDGES as SHAPE_EDGES
+    from fewshotnas.treeshape import NUM_OPS, TreeShape
 
     assert NUM_OPS == len(OPS) and SHAPE_EDGES == NUM_EDGES
     assert TreeShape(depth=3, branching=[2, 3, 2]).num_leaves() == 12
@@ -148,7 +149,8 @@ def test_one_set_of_versions():
                 pins[name] = version
         for name, version in pins.items():
             if name in ("torch", "torchvision"):
-                assert version == make_pins[name], f"{env_file.name} pins {name} {version}, the Makefile {make_pins[name]}"
+                assert version == make_pins[name], (
+                    f"{env_file.name} pins {name} {version}, the Makefile {make_pins[name]}")
             if name.lower() in required:
                 assert Version(version) in required[name.lower()], (
                     f"{env_file.name}: {name} {version} outside pyproject's {required[name.lower()]}")
@@ -225,7 +227,8 @@ def test_test_config_plans_for_users():
         assert out.returncode != 0 and "apt-get install dataset-fashion-mnist" in log
 
 
-IMPORT_TO_PACKAGE = {"yaml": "pyyaml", "more_itertools": "more-itertools", "PIL": "pillow", "nas_201_api": "nas-bench-201"}
+IMPORT_TO_PACKAGE = {"yaml": "pyyaml", "more_itertools": "more-itertools", "PIL": "pillow",
+                     "nas_201_api": "nas-bench-201"}
 
 
 def third_party_imports(path: Path) -> set[str]:

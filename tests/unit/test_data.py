@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-
 from conftest import make_fashion_mnist, write_cifar, write_imagenet16
+
 from fewshotnas.data import BatchStream, DatasetNotFoundError, ImageSet, load_dataset, load_prepared, prepare_data
 from fewshotnas.data.datasets import read_idx
 from fewshotnas.data.splits import save_prepared

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import run_killed
 
 import fewshotnas.search.fused as fused_module
-from conftest import run_killed
 from fewshotnas.data import prepare_data
 from fewshotnas.search import get_algorithm, run_search
 from fewshotnas.search.flat import FlatParameters

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from conftest import run_killed
 
 import fewshotnas.search.common as common
-from conftest import run_killed
 from fewshotnas.data import prepare_data
+from fewshotnas.files import CheckpointError
 from fewshotnas.search import derive_genotype, get_algorithm, masked_logits, run_search
 from fewshotnas.search.darts import Darts1st
 from fewshotnas.space import OpMask, genotype_from_str
-from fewshotnas.files import CheckpointError
 
 NETWORK = {"channels": 2, "cells_per_stage": 1}
 SEARCH = {"epochs": 3, "batch_size": 16, "lr": 0.05, "lr_min": 0.001, "arch_lr": 0.01, "eval_batch_size": 64}

@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 from more_itertools import set_partitions
 
-from fewshotnas.split import SplitConfig, root_node, split_distance, split_distance_table, split_level, tree_splits
-from fewshotnas.split import tree_to_frame
+from fewshotnas.split import (
+    SplitConfig,
+    root_node,
+    split_distance,
+    split_distance_table,
+    split_level,
+    tree_splits,
+    tree_to_frame,
+)
 
 OPS5 = ["none", "skip", "c1", "c3", "pool"]
 ALL = [tuple(map(tuple, p)) for k in range(1, 6) for p in set_partitions(OPS5, k)]

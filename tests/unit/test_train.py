@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from conftest import run_killed
 
 import fewshotnas.train.loop as loop
-from conftest import run_killed
 from fewshotnas.data import prepare_data
 from fewshotnas.files import CheckpointError
 from fewshotnas.train.loop import load_supernet, train_supernet

@@ -10,7 +10,6 @@ import subprocess
 import time
 
 import yaml
-
 from conftest import make_fashion_mnist
 from test_workflow import SNAKEMAKE, tiny_config
 

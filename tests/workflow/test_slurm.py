@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import make_fashion_mnist
 from test_workflow import SNAKEMAKE, tiny_config
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 from conftest import make_fashion_mnist
+
 from fewshotnas.io import read_parquet_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,7 +208,8 @@ def test_splits_target_with_warmup_fresh_weights_and_cutcost(tmp_path):
 
 
 def search_logs(root: Path) -> dict[str, pd.DataFrame]:
-    return {str(p.relative_to(root)): pd.read_parquet(p) for p in sorted(root.glob("results/tiny/search/**/log.parquet"))}
+    logs = sorted(root.glob("results/tiny/search/**/log.parquet"))
+    return {str(p.relative_to(root)): pd.read_parquet(p) for p in logs}
 
 
 def test_fused_searches_plan_and_match_separate_runs(finished_run, tmp_path):

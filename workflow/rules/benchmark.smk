@@ -13,12 +13,12 @@ if API_FILE:
             f"{R}/benchmark/nb201_from_api.parquet",
         log:
             f"{R}/logs/benchmark/nb201_from_api.log",
-        params:
-            code=library_hash("nb201_from_api.py"),
-        resources:
-            mem_mb=16000,
         conda:
             "../../envs/torch.yaml"
+        resources:
+            mem_mb=16000,
+        params:
+            code=library_hash("nb201_from_api.py"),
         script:
             "../scripts/nb201_from_api.py"
 
@@ -26,18 +26,19 @@ if API_FILE:
 rule benchmark_lookup:
     """Every leaf × epoch derived genotype with its NB201 test accuracy."""
     input:
-        logs=lambda wc: [search_log(wc.dataset, wc.method, wc.algo, wc.seed, leaf)
-                         for leaf in range(num_leaves(wc.method))],
+        logs=lambda wc: [
+            search_log(wc.dataset, wc.method, wc.algo, wc.seed, leaf) for leaf in range(num_leaves(wc.method))
+        ],
         table=BENCH_TABLE,
     output:
         f"{R}/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.parquet",
     log:
         f"{R}/logs/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         split_seed=lambda wc: None if wc.method == "nosplit" else SPLIT_SEED,
         code=library_hash("benchmark_lookup.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/benchmark_lookup.py"

@@ -17,8 +17,19 @@ if API_FILE:
     BENCH_TABLE = f"{R}/benchmark/nb201_from_api.parquet"  # built by rule nb201_from_api
 else:
     BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
-SPLIT_KEYS = ("policy", "edge_choice", "weights", "warmup_epochs", "depth", "branching", "edges", "balanced",
-              "metric_batches", "batch_size", "metric_options")
+SPLIT_KEYS = (
+    "policy",
+    "edge_choice",
+    "weights",
+    "warmup_epochs",
+    "depth",
+    "branching",
+    "edges",
+    "balanced",
+    "metric_batches",
+    "batch_size",
+    "metric_options",
+)
 SPLIT_PARAMS = {k: config["split"][k] for k in SPLIT_KEYS if k in config["split"]}
 
 try:  # cross-field checks the JSON schema cannot express
@@ -28,14 +39,19 @@ except ValueError as err:
 if isinstance(config["search"]["seeds"], dict):
     _missing = [a for a in ALGORITHMS if a not in config["search"]["seeds"]]
     if _missing:
-        raise WorkflowError(f"config search.seeds lists seeds per algorithm but not for {_missing}; add e.g. "
-                            f"{_missing[0]}: [0]")
+        raise WorkflowError(
+            f"config search.seeds lists seeds per algorithm but not for {_missing}; add e.g. " f"{_missing[0]}: [0]"
+        )
 if API_FILE and not Path(API_FILE).is_file():
-    raise WorkflowError(f"config benchmark.api_file: {API_FILE} not found; point it at the official NAS-Bench-201 "
-                        ".pth file, or set it to null to use the shipped table")
+    raise WorkflowError(
+        f"config benchmark.api_file: {API_FILE} not found; point it at the official NAS-Bench-201 "
+        ".pth file, or set it to null to use the shipped table"
+    )
 if not API_FILE and not Path(BENCH_TABLE).is_file():
-    raise WorkflowError(f"config benchmark.table: {BENCH_TABLE} not found. It ships with the project: restore it with "
-                        "`git checkout -- resources/nb201/nb201_test_acc.parquet`, or point benchmark.table at a copy")
+    raise WorkflowError(
+        f"config benchmark.table: {BENCH_TABLE} not found. It ships with the project: restore it with "
+        "`git checkout -- resources/nb201/nb201_test_acc.parquet`, or point benchmark.table at a copy"
+    )
 for _ds in config["datasets"]:
     if _ds not in config["data"]["roots"]:
         raise WorkflowError(f"config data.roots has no entry for dataset {_ds!r}; add data.roots.{_ds}: <folder>")
@@ -46,8 +62,10 @@ for _ds in config["datasets"]:
     _problem = missing_dataset(_ds, config["data"]["roots"][_ds], config["data"]["download"])
     if _problem and not Path(f"results/{config['experiment']}/data/{_ds}/prepared.pt").exists():
         if os.environ.get("FEWSHOTNAS_PLAN_WITHOUT_DATA") != "1":
-            raise WorkflowError(f"dataset {_ds}: {_problem} (to plan without the data, e.g. to count jobs: "
-                                "FEWSHOTNAS_PLAN_WITHOUT_DATA=1 snakemake -n …)")
+            raise WorkflowError(
+                f"dataset {_ds}: {_problem} (to plan without the data, e.g. to count jobs: "
+                "FEWSHOTNAS_PLAN_WITHOUT_DATA=1 snakemake -n …)"
+            )
 
 
 wildcard_constraints:
@@ -72,9 +90,17 @@ def num_leaves(method):
 
 def data_params(dataset):
     d = config["data"]
-    return dict(dataset=dataset, root=d["roots"][dataset], download=d["download"], subset=d["subset"],
-                fraction=d["fraction"], test_subset=d["test_subset"], image_size=d["image_size"],
-                arch_fraction=d["arch_fraction"], seed=d["seed"])
+    return dict(
+        dataset=dataset,
+        root=d["roots"][dataset],
+        download=d["download"],
+        subset=d["subset"],
+        fraction=d["fraction"],
+        test_subset=d["test_subset"],
+        image_size=d["image_size"],
+        arch_fraction=d["arch_fraction"],
+        seed=d["seed"],
+    )
 
 
 def prepared(dataset):
@@ -152,8 +178,11 @@ def split_outputs():
     for ds in config["datasets"]:
         outs += [tree_path(ds, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS for s in config["split"]["seeds"]]
         if SPLIT_METHODS:
-            outs += [f"{R}/split/{ds}/split_distance.parquet", f"{R}/plots/{ds}/split_distance.png",
-                     f"{R}/plots/{ds}/split_distance.pdf"]
+            outs += [
+                f"{R}/split/{ds}/split_distance.parquet",
+                f"{R}/plots/{ds}/split_distance.png",
+                f"{R}/plots/{ds}/split_distance.pdf",
+            ]
     return outs
 
 
@@ -169,8 +198,12 @@ def final_outputs():
         outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/tables/{ds}_stage1.parquet"]
         outs += figure(ds, "leaf_epochs") + figure(ds, "stage1")
         if SPLIT_METHODS:
-            outs += [f"{R}/tables/{ds}_selection.parquet", f"{R}/tables/{ds}_selection.md",
-                     f"{R}/tables/{ds}_leaves.parquet", f"{R}/tables/{ds}_leaves.md"]
+            outs += [
+                f"{R}/tables/{ds}_selection.parquet",
+                f"{R}/tables/{ds}_selection.md",
+                f"{R}/tables/{ds}_leaves.parquet",
+                f"{R}/tables/{ds}_leaves.md",
+            ]
             outs += figure(ds, "distributions") + figure(ds, "halving")
     return outs
 

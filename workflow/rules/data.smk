@@ -4,14 +4,14 @@ rule prepare_data:
         prepared("{dataset}"),
     log:
         f"{R}/logs/data/{{dataset}}.log",
-    params:
-        data=lambda wc: data_params(wc.dataset),
-        code=library_hash("prepare_data.py"),
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        data=lambda wc: data_params(wc.dataset),
+        code=library_hash("prepare_data.py"),
     script:
         "../scripts/prepare_data.py"

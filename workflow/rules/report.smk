@@ -21,10 +21,10 @@ rule tables:
         runs=f"{R}/tables/{{dataset}}_runs.parquet",
     log:
         f"{R}/logs/report/tables_{{dataset}}.log",
-    params:
-        code=library_hash("tables.py"),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        code=library_hash("tables.py"),
     script:
         "../scripts/tables.py"
 
@@ -49,12 +49,12 @@ rule selection:
         pdf=f"{R}/plots/{{dataset}}/halving.pdf",
     log:
         f"{R}/logs/report/selection_{{dataset}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         halving_epochs=config["report"]["halving_epochs"],
         code=library_hash("selection.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/selection.py"
 
@@ -73,13 +73,13 @@ rule leaves_table:
         ),
     log:
         f"{R}/logs/report/leaves_{{dataset}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         trees=[(m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         top_fraction=config["report"]["top_fraction"],
         code=library_hash("leaves_table.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/leaves_table.py"
 
@@ -89,8 +89,9 @@ rule stage1:
     and the one-shot ranking of a seeded sample with inherited weights."""
     input:
         data=lambda wc: prepared(wc.dataset),
-        finals=lambda wc: [search_final(wc.dataset, wc.method, wc.algo, wc.seed, leaf)
-                           for leaf in range(num_leaves(wc.method))],
+        finals=lambda wc: [
+            search_final(wc.dataset, wc.method, wc.algo, wc.seed, leaf) for leaf in range(num_leaves(wc.method))
+        ],
         table=BENCH_TABLE,
     output:
         f"{R}/stage1/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.parquet",
@@ -98,17 +99,17 @@ rule stage1:
         f"{R}/logs/stage1/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/stage1/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=4 * 60,
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         stage1=config["report"]["stage1"],
         device=config["device"],
         code=library_hash("stage1.py"),
-    threads: config["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=4 * 60,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/stage1.py"
 
@@ -127,11 +128,11 @@ rule stage1_table:
         pdf=f"{R}/plots/{{dataset}}/stage1.pdf",
     log:
         f"{R}/logs/report/stage1_{{dataset}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         code=library_hash("stage1_table.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/stage1_table.py"
 
@@ -150,13 +151,13 @@ rule plot_distributions:
         pdf=f"{R}/plots/{{dataset}}/distributions.pdf",
     log:
         f"{R}/logs/report/distributions_{{dataset}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         methods=SPLIT_METHODS,
         top_fraction=config["report"]["top_fraction"],
         code=library_hash("plot_distributions.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/plot_distributions.py"
 
@@ -174,10 +175,10 @@ rule plot_leaf_epochs:
         pdf=f"{R}/plots/{{dataset}}/leaf_epochs.pdf",
     log:
         f"{R}/logs/report/leaf_epochs_{{dataset}}.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         code=library_hash("plot_leaf_epochs.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/plot_leaf_epochs.py"

@@ -10,18 +10,18 @@ rule search_leaf:
         f"{R}/logs/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/leaf{{leaf}}.log",
     benchmark:
         f"{R}/benchmarks/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/leaf{{leaf}}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=24 * 60,
     params:
         network=config["network"],
         search=config["search"]["hparams"],
         device=config["device"],
         resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/leaf{{leaf}}.pt",
         code=library_hash("search_leaf.py"),
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=24 * 60,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/search_leaf.py"
 
@@ -40,25 +40,25 @@ if FUSE == "tree":
         output:
             logs=fused_outputs("log.parquet", ["{method}"]),
             finals=fused_outputs("final.pt", ["{method}"]),
-        wildcard_constraints:
-            method=one_of(SPLIT_METHODS),
-            algo=one_of(FUSED_ALGORITHMS),
         log:
             f"{R}/logs/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.log",
         benchmark:
             f"{R}/benchmarks/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.tsv"
+        wildcard_constraints:
+            method=one_of(SPLIT_METHODS),
+            algo=one_of(FUSED_ALGORITHMS),
+        conda:
+            "../../envs/torch.yaml"
+        threads: config["threads"]
+        resources:
+            mem_mb=8000,
+            runtime=24 * 60,
         params:
             network=config["network"],
             search=config["search"]["hparams"],
             device=config["device"],
             resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.pt",
             code=library_hash("search_fused.py"),
-        threads: config["threads"]
-        resources:
-            mem_mb=8000,
-            runtime=24 * 60,
-        conda:
-            "../../envs/torch.yaml"
         script:
             "../scripts/search_fused.py"
 
@@ -75,12 +75,18 @@ if FUSE == "dataset":
         output:
             logs=fused_outputs("log.parquet", SEARCH_METHODS),
             finals=fused_outputs("final.pt", SEARCH_METHODS),
-        wildcard_constraints:
-            algo=one_of(FUSED_ALGORITHMS),
         log:
             f"{R}/logs/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.log",
         benchmark:
             f"{R}/benchmarks/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.tsv"
+        wildcard_constraints:
+            algo=one_of(FUSED_ALGORITHMS),
+        conda:
+            "../../envs/torch.yaml"
+        threads: config["threads"]
+        resources:
+            mem_mb=16000,
+            runtime=24 * 60,
         params:
             network=config["network"],
             search=config["search"]["hparams"],
@@ -88,11 +94,5 @@ if FUSE == "dataset":
             methods=SEARCH_METHODS,
             resume=f"{R}/_resume/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.pt",
             code=library_hash("search_fused.py"),
-        threads: config["threads"]
-        resources:
-            mem_mb=16000,
-            runtime=24 * 60,
-        conda:
-            "../../envs/torch.yaml"
         script:
             "../scripts/search_fused.py"

@@ -14,19 +14,19 @@ rule split_level:
         f"{R}/logs/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}.log",
     benchmark:
         f"{R}/benchmarks/split/{{dataset}}/{{method}}/seed{{seed}}/level{{level}}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=lambda wc: 0 if wc.method == "random" else 1,  # random splits compute nothing (Slurm: no GPU)
     params:
         split=SPLIT_PARAMS,
         network=config["network"],
         warmup_train=config["supernet"]["train"],
         device=config["device"],
         code=library_hash("split_level.py"),
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=120,
-        gpu=lambda wc: 0 if wc.method == "random" else 1,  # random splits compute nothing (Slurm: no GPU)
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/split_level.py"
 
@@ -34,8 +34,9 @@ rule split_level:
 rule split_distance:
     """Internal and external split distance of every method's trees over the split seeds."""
     input:
-        trees=lambda wc: [tree_path(wc.dataset, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS
-                          for s in config["split"]["seeds"]],
+        trees=lambda wc: [
+            tree_path(wc.dataset, m, s, SPLIT_CONFIG.depth) for m in SPLIT_METHODS for s in config["split"]["seeds"]
+        ],
     output:
         table=f"{R}/split/{{dataset}}/split_distance.parquet",
         plot=report(
@@ -46,11 +47,10 @@ rule split_distance:
         pdf=f"{R}/plots/{{dataset}}/split_distance.pdf",
     log:
         f"{R}/logs/split/{{dataset}}/split_distance.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         trees=[(m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
         code=library_hash("split_distance.py"),
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/split_distance.py"
-

@@ -9,17 +9,17 @@ rule train_supernet:
         f"{R}/logs/supernet/{{dataset}}/seed{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/supernet/{{dataset}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=24 * 60,
     params:
         network=config["network"],
         train=config["supernet"]["train"],
         device=config["device"],
         resume=f"{R}/_resume/supernet/{{dataset}}/seed{{seed}}.pt",
         code=library_hash("train_supernet.py"),
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=24 * 60,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/train_supernet.py"

@@ -5,7 +5,8 @@ from fewshotnas.search.fused import run_fused_search
 from fewshotnas.space import OpMask
 from fewshotnas.split import leaf_masks
 
-log = setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
+log = setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device,
+                    threads=snakemake.threads)
 wc = snakemake.wildcards
 if "tree" in snakemake.input.keys():  # search_tree: the leaves of one tree
     methods = [wc.method]

@@ -88,8 +88,8 @@ def report_markdown(summary: pd.DataFrame) -> str:
     lines = [
         f"# Results on {dataset_label(dataset)}",
         "",
-        f"NAS-Bench-201 test accuracy (%) on **{dataset_label(bench)}**{via}, final epoch, mean ± sample standard deviation "
-        "over search seeds (the number of seeds is in each column's header).",
+        f"NAS-Bench-201 test accuracy (%) on **{dataset_label(bench)}**{via}, final epoch, mean ± sample standard "
+        "deviation over search seeds (the number of seeds is in each column's header).",
         "",
         "## Best architecture across leaves (chosen by the benchmark)",
         "",

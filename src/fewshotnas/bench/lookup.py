@@ -9,7 +9,8 @@ from fewshotnas.bench.nb201 import NB201Table
 
 LOOKUP_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
-    "split_seed": "Int64", "leaf": "int64", "leaf_mask": "string", "epoch": "int64", "genotype": "string", "arch_index": "int64", "test_acc": "float64",
+    "split_seed": "Int64", "leaf": "int64", "leaf_mask": "string", "epoch": "int64", "genotype": "string",
+    "arch_index": "int64", "test_acc": "float64",
     "val_acc": "float64", "val_loss": "float64", "train_acc": "float64", "disconnected": "bool",
 }
 

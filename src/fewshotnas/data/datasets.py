@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import gzip
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from fewshotnas.datafiles import DEBIAN_FASHION_MNIST, IMAGENET16_FILES
-
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -101,7 +100,7 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def select(self, index: torch.Tensor) -> "ImageSet":
+    def select(self, index: torch.Tensor) -> ImageSet:
         """The rows ``index`` (a 1-D int64 tensor)."""
         return ImageSet(self.images[index], self.labels[index])
 

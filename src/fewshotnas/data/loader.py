@@ -8,7 +8,7 @@ state is saved for exact resume.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -19,9 +19,11 @@ from fewshotnas.data.datasets import ImageSet
 class BatchStream:
     """Epochs of shuffled, normalised (optionally augmented) batches from an :class:`ImageSet`.
 
-    Yields ``(x, y)``: x float (B, C, H, W; torch's default dtype when the stream was made, float32 unless changed) normalised with ``mean``/``std``, in
-    channels-last memory format (faster convolutions on CPU and GPU), y int64 (B,).
-    ``augment``: random crop with zero padding of H/8 pixels and a random horizontal flip. The last partial batch is dropped when ``drop_last``.
+    Yields ``(x, y)``: x float (B, C, H, W; torch's default dtype when the stream was made,
+    float32 unless changed) normalised with ``mean``/``std``, in channels-last memory format
+    (faster convolutions on CPU and GPU), y int64 (B,). ``augment``: random crop with zero
+    padding of H/8 pixels and a random horizontal flip. The last partial batch is dropped
+    when ``drop_last``.
     """
 
     def __init__(

@@ -39,7 +39,8 @@ class PreparedData:
     @property
     def train(self) -> ImageSet:
         """Both halves together (the base supernet trains on all of them)."""
-        return ImageSet(torch.cat([self.weight.images, self.arch.images]), torch.cat([self.weight.labels, self.arch.labels]))
+        return ImageSet(torch.cat([self.weight.images, self.arch.images]),
+                        torch.cat([self.weight.labels, self.arch.labels]))
 
     @property
     def in_channels(self) -> int:

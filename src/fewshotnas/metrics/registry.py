@@ -17,8 +17,9 @@ input to output, 341 of the 15,625 architectures) are *degenerate*; see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 

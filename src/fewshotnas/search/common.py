@@ -161,7 +161,7 @@ def run_search(
         net.eval()
         weights = algo.arch_weights().detach()
         run_mask = algo.eval_mask()
-        val_loss, val_acc = evaluate(lambda x: net(x, weights, run_mask), streams.val, dev)
+        val_loss, val_acc = evaluate(lambda x, w=weights, m=run_mask: net(x, w, m), streams.val, dev)
         genotype = derive_genotype(alphas, algo.derive_mask())
         row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / seen, train_acc=100.0 * float(correct) / seen,
                    val_loss=val_loss, val_acc=val_acc, genotype=genotype_to_str(genotype),
@@ -236,7 +236,8 @@ def search_log_frame(rows: list[dict]) -> pd.DataFrame:
                       "epoch_seconds": "float64", "disconnected": "bool"})
 
 
-def weight_optimizer(net: Network, cfg: SearchConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+def weight_optimizer(net: Network, cfg: SearchConfig
+                     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """Nesterov SGD on the weights and its cosine schedule (per epoch) from lr to lr_min."""
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                           nesterov=cfg.nesterov)

@@ -439,7 +439,7 @@ def run_fused_search(
         probs = weights.float().cpu()
         rows = []
         derive = fused.derive_masks()
-        for i, k in enumerate(live):
+        for i, _k in enumerate(live):
             genotype = derive_genotype(alphas[i], derive[i])
             rows.append(dict(epoch=epoch + 1, lr=lr, train_loss=train_loss[i], train_acc=train_acc[i],
                              val_loss=val_loss[i], val_acc=val_acc[i], genotype=genotype_to_str(genotype),

@@ -47,7 +47,7 @@ class NoiseStream:
         self.used = 0
 
     @classmethod
-    def joined(cls, streams: list["NoiseStream"], device: torch.device) -> "NoiseStream":
+    def joined(cls, streams: list[NoiseStream], device: torch.device) -> NoiseStream:
         """One stream drawing (K, 6, 5) noise: each of ``streams``' generator, from its current state."""
         gens = []
         for stream in streams:

@@ -141,7 +141,7 @@ class FusedNetwork(nn.Module):
         self.register_buffer("mask_tensor", torch.stack([m.to_tensor() for m in self.masks]), persistent=False)
 
     @classmethod
-    def from_leaves(cls, nets: list[Network]) -> "FusedNetwork":
+    def from_leaves(cls, nets: list[Network]) -> FusedNetwork:
         """Fuse K separate networks (same size; build masks may differ). Each leaf's tensors are
         copied; ops a leaf did not build get zero conv weights and default BatchNorm state."""
         if not nets:

@@ -7,8 +7,8 @@ whose union is the whole space.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -34,23 +34,23 @@ class OpMask:
         object.__setattr__(self, "allowed", rows)
 
     @classmethod
-    def full(cls) -> "OpMask":
+    def full(cls) -> OpMask:
         """The whole space: every op allowed on every edge."""
         return cls(tuple((True,) * NUM_OPS for _ in range(NUM_EDGES)))
 
     @classmethod
-    def from_genotype(cls, genotype: tuple[int, ...]) -> "OpMask":
+    def from_genotype(cls, genotype: tuple[int, ...]) -> OpMask:
         """The single-architecture mask of a genotype."""
         ops = check_genotype(genotype)
         return cls(tuple(tuple(o == op for o in range(NUM_OPS)) for op in ops))
 
     @classmethod
-    def from_array(cls, array: np.ndarray | torch.Tensor | Iterable[Iterable[bool]]) -> "OpMask":
+    def from_array(cls, array: np.ndarray | torch.Tensor | Iterable[Iterable[bool]]) -> OpMask:
         """From a 6×5 boolean array (numpy, torch or nested lists)."""
         return cls(tuple(tuple(bool(v) for v in row) for row in np.asarray(array, dtype=bool)))
 
     @classmethod
-    def from_bits(cls, bits: str) -> "OpMask":
+    def from_bits(cls, bits: str) -> OpMask:
         """Inverse of :meth:`to_bits`."""
         rows = bits.split("-")
         return cls(tuple(tuple(ch == "1" for ch in row) for row in rows))
@@ -71,7 +71,7 @@ class OpMask:
         """Indices of the ops allowed on ``edge``."""
         return tuple(o for o, ok in enumerate(self.allowed[edge]) if ok)
 
-    def restrict(self, edge: int, ops: Iterable[int]) -> "OpMask":
+    def restrict(self, edge: int, ops: Iterable[int]) -> OpMask:
         """This mask with ``edge`` limited to ``ops`` (which must be allowed here)."""
         keep = set(ops)
         if not keep or not keep <= set(self.ops_on(edge)):

@@ -9,7 +9,7 @@ NAS-Bench-201 table, so index lookups live in :mod:`fewshotnas.bench.nb201`.
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from collections.abc import Iterator
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The 5 candidate operations, in the project's canonical order."""

@@ -9,20 +9,20 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fewshotnas.codehash import code_hash
 from fewshotnas.data import BatchStream, PreparedData
+from fewshotnas.files import EpochResume, GeneratorState, config_hash, load_checkpoint, save_checkpoint
 from fewshotnas.space import OpMask, build_network
 from fewshotnas.space.supernet import Network
-from fewshotnas.codehash import code_hash
-from fewshotnas.files import EpochResume, GeneratorState, config_hash, load_checkpoint, save_checkpoint
 from fewshotnas.train.device import autocast, configure_torch, resolve_device
 
 log = logging.getLogger("fewshotnas")
