@@ -8,6 +8,7 @@ Slow, and needs root on Debian (it installs and starts the Slurm daemons):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,15 +32,18 @@ def test_workflow_runs_through_slurm_profile(tmp_path):
     assert up.returncode == 0 and "slurm up" in up.stdout, up.stdout + up.stderr
     cfg = tiny_config(make_fashion_mnist(tmp_path / "fmnist", n_train=100, n_test=20))
     cfg["split"].update(methods=["synflow"], depth=1)
+    cfg["threads"] = 2  # each job must ask Slurm for 2 CPUs (cpus_per_task = threads)
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     # no slurmdbd here: job states come from squeue, and no account is passed
     cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(config), "--profile",
            str(ROOT / "profiles/slurm"), "--slurm-status-command", "squeue", "--slurm-no-account",
-           "--slurm-init-seconds-before-status-checks", "1"]
+           "--slurm-init-seconds-before-status-checks", "1", "--verbose"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert "gpu=1" in log  # training/search jobs asked Slurm for a GPU
+    # training, split and search jobs (threads: config threads) ask for 2 CPUs; prepare_data has threads: 1
+    assert len(re.findall(r"cpus-per-task[= ]2\b", log)) >= 4, log[-4000:]
     table = pd.read_parquet(tmp_path / "results/tiny/tables/fashion_mnist.parquet")
     assert set(table["method"]) == {"synflow", "nosplit"}
