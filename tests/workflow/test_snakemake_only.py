@@ -36,13 +36,13 @@ def run(snakemake: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("configs", [[], ["--configfile", str(ROOT / "config" / "paper.yaml")]],
                          ids=["default", "paper"])
 def test_plan_and_lint_with_snakemake_alone(snakemake_only, configs):
-    plan = run(snakemake_only, "-n", *configs)
+    plan = run(snakemake_only, "-n", "--forceall", *configs)  # --forceall: plan every job even after a run
     assert plan.returncode == 0, (plan.stdout + plan.stderr)[-3000:]
     assert "search_leaf" in plan.stdout or "search_tree" in plan.stdout
     lint = run(snakemake_only, "--lint", *configs)
     assert lint.returncode == 0 and "good condition" in lint.stdout + lint.stderr, (lint.stdout + lint.stderr)[-3000:]
     # --use-conda parses and plans too; only creating the envs needs conda, which this machine lacks
-    conda = run(snakemake_only, "-n", "--use-conda", *configs)
+    conda = run(snakemake_only, "-n", "--forceall", "--use-conda", *configs)
     log = conda.stdout + conda.stderr
     assert "No module named" not in log and "Building DAG of jobs" in log
     assert conda.returncode == 0 or "conda info" in log
