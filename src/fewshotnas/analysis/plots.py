@@ -234,7 +234,6 @@ def plot_split_distance(table: pd.DataFrame, *, dataset: str, path: str | Path) 
                        aspect=max(1.2, 0.35 * table["method"].nunique() + 0.6), sharey=True,
                        palette=["0.35"] + sns.color_palette("tab10", len(levels) - 1))
     grid.set_axis_labels("", "split distance")
-    grid.set_titles(col_template="{col_name}: pairs of splits " + "{col_name}")
     for ax, setting in zip(grid.axes.flat, settings):
         ax.set_title("internal: pairs of splits of one tree" if setting == "internal"
                      else "external: splits of trees from different seeds")
