@@ -164,13 +164,16 @@ def test_dsnas_estimator_and_edge_fixing():
         lm = F.cross_entropy(twin(x_a.double(), zm, path), y_a)
         credit = float((lp - lm).detach() / (2 * h))
         torch.testing.assert_close(grad[e], (credit * (onehot[e] - probs[e])).float(), rtol=1e-3, atol=1e-6)
-    # progressive early stopping, checked every step: a dominant op on edge 3 gets fixed by the
-    # next step (no epoch end needed), the others not
+    # progressive early stopping, checked once per epoch as DSNAS does: a dominant op on edge 3
+    # stays free through the epoch's steps and is fixed at the epoch's end, the others not
     algo.a_opt = torch.optim.Adam([algo.alphas], lr=1e-3)
     with torch.no_grad():
         algo.alphas.zero_()
         algo.alphas[3, 4] = 5.0  # p ≈ 0.99 among {none, skip, pool}
     algo.step(x_w, y_w, x_a, y_a)
+    algo.step(x_w, y_w, x_a, y_a)
+    assert not algo.fixed.any()
+    algo.end_epoch()
     assert algo.fixed.tolist() == [False, False, False, True, False, False]
     assert int(algo.fixed_op[3]) == 4
     assert algo.derive_mask().ops_on(3) == (4,)

@@ -273,3 +273,15 @@ def test_each_rule_script_needs_only_what_its_conda_env_declares():
             assert not missing, f"{script.group(1)} needs {sorted(missing)}, not in {env_file.name}"
             checked += 1
     assert checked >= 14
+
+
+def test_halving_config_is_the_papers_successive_halving():
+    """config/halving.yaml over paper.yaml: SNAS for 600 epochs on CIFAR-10, cuts at 30, 100, 600."""
+    from fewshotnas.analysis.selection import cut_epochs
+
+    cfg = merged(merged(load("config.yaml"), load("paper.yaml")), load("halving.yaml"))
+    jsonschema.validate(cfg, SCHEMA)
+    assert cfg["search"]["algorithms"] == ["snas"] and cfg["search"]["hparams"]["epochs"] == 600
+    assert cfg["datasets"] == ["cifar10"] and "gradientmatching" in cfg["split"]["methods"]
+    assert cut_epochs(cfg["report"]["halving_epochs"], 600) == [30, 100, 600]
+    assert cfg["network"] == load("paper.yaml")["network"]  # the rest stays the papers'

@@ -46,3 +46,16 @@ def test_plan_and_lint_with_snakemake_alone(snakemake_only, configs):
     log = conda.stdout + conda.stderr
     assert "No module named" not in log and "Building DAG of jobs" in log
     assert conda.returncode == 0 or "conda info" in log
+
+
+def test_halving_config_plans():
+    """`snakemake -n` plans the §4.3 successive-halving experiment (config/halving.yaml)."""
+    env = {**os.environ, "FEWSHOTNAS_PLAN_WITHOUT_DATA": "1"}
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(ROOT),
+                           "--cores", "1", "-n", "--forceall", "--configfile", str(ROOT / "config" / "paper.yaml"),
+                           str(ROOT / "config" / "halving.yaml")], capture_output=True, text=True, timeout=1800,
+                          env=env)
+    log = plan.stdout + plan.stderr
+    assert plan.returncode == 0, log[-3000:]
+    assert "results/halving/search/cifar10/gradientmatching/snas/seed0/leaf7" in log
+    assert "darts1" not in log and "cifar100" not in log

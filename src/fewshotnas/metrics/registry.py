@@ -17,6 +17,7 @@ input to output, 341 of the 15,625 architectures) are *degenerate*; see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -118,10 +119,15 @@ def metric_names() -> list[str]:
 
 
 def is_finite(score: Score) -> bool:
-    """True when every value of the score is finite (a score that is not is *degenerate*)."""
+    """True when every value of the score is finite (a score that is not is *degenerate*).
+
+    A scalar is judged on its float64 value (``math.isfinite``): a synflow score of 1e48 is
+    finite, although it would overflow float32. Tensors are judged in their own dtype."""
     if isinstance(score, list):
         return all(bool(torch.isfinite(t).all()) for t in score)
-    return bool(torch.isfinite(torch.as_tensor(score)).all())
+    if isinstance(score, torch.Tensor):
+        return bool(torch.isfinite(score).all())
+    return math.isfinite(float(score))
 
 
 def score_norm(score: Score) -> float:

@@ -6,10 +6,11 @@ Estimator: with p = softmax(α) over the allowed ops and s the sampled op of an 
 ∂L/∂α = (∂L/∂z_s) · ∇_α log p_s = (∂L/∂z_s) · (onehot(s) − p), where z is the one-hot
 sample multiplying the ops' outputs (its value is 1, so the forward is the path's).
 
-Early stopping: after every architecture step (as DSNAS checks it), an edge whose top-two
-probability gap p₁ − p₂ reaches the threshold is fixed to its best op; sampling, derivation and
-evaluation then use that op only, and the run continues on the remaining edges. The check is
-tensor arithmetic (no host sync); the count of fixed edges is logged once per epoch.
+Early stopping: at the end of every epoch (as DSNAS checks it: once per epoch, on the softmax
+gap of the top two ops), an edge whose top-two probability gap p₁ − p₂ reaches the threshold is
+fixed to its best op; sampling, derivation and evaluation then use that op only, and the run
+continues on the remaining edges. The check is tensor arithmetic; the count of fixed edges is
+logged with it.
 
 Sampling: op = argmax over the allowed ops of (α + g), g ~ Gumbel (the Gumbel-max trick: a
 draw from softmax(α)), with the noise from the leaf's own generator as in SNAS, so a fused run
@@ -89,7 +90,6 @@ class Dsnas(Darts1st):
         credit = dz.gather(1, ops[:, None])  # ∂L/∂z_s per edge, (6, 1); 0 for `none`, whose output is 0
         self.alphas.grad = credit * (onehot - probs)
         self.a_opt.step()
-        self.fix_edges()
         return self.weight_step(x_w, y_w, weights=onehot, run_mask=path)
 
     def fix_edges(self) -> None:
@@ -99,6 +99,7 @@ class Dsnas(Darts1st):
             fixed_edges_update(self.probabilities(), self.best_ops(), self.fixed, self.fixed_op, self.threshold)
 
     def end_epoch(self) -> float:
+        self.fix_edges()
         log.info("DSNAS: %d of %d edges fixed", int(self.fixed.sum()), len(self.fixed))
         return super().end_epoch()
 

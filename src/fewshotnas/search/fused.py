@@ -177,9 +177,6 @@ class FusedSearch(SearchState):
         credit = dz.gather(-1, ops[..., None])
         self.alphas.grad = credit * (onehot - probs)
         self.a_opt.step()
-        with torch.no_grad():
-            fixed_edges_update(torch.softmax(masked_logits(self.alphas, self.allowed()), dim=-1), self.best_ops(),
-                               self.fixed, self.fixed_op, self.threshold)
         with autocast(self.device):
             logits = self.net(x_w, onehot * reach, run)
             losses = leaf_losses(logits, y_w)
@@ -208,7 +205,10 @@ class FusedSearch(SearchState):
             self.noise.restart()
 
     def end_epoch(self) -> float:
-        if self.dsnas:
+        if self.dsnas:  # DSNAS's early stopping, once per epoch
+            with torch.no_grad():
+                fixed_edges_update(torch.softmax(masked_logits(self.alphas, self.allowed()), dim=-1),
+                                   self.best_ops(), self.fixed, self.fixed_op, self.threshold)
             log.info("DSNAS: edges fixed per leaf: %s", " ".join(str(n) for n in self.fixed.sum(1).tolist()))
         lr = self.w_sched.get_last_lr()[0]
         self.w_sched.step()
