@@ -9,7 +9,7 @@ registry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 NUM_OPS = 5
 """Operations per edge in the NAS-Bench-201 space (``fewshotnas.space.OPS``; tested equal)."""
@@ -26,7 +26,9 @@ class TreeShape:
     """How a tree grows. ``branching``: one int for every level or one per level (ignored by
     ``exhaustive``); ``edges``: edge split at level 1, 2, … (``fixed``) or the candidate edges
     (``cutcost``); ``balanced``: equal group sizes (±1); ``weights``: score the trained base
-    supernet or fresh weights (seeded by the split seed); ``warmup_epochs``: training of each
+    supernet (``trained``) or fresh weights seeded by the split seed (``init``), one value for
+    every method or a mapping ``{method: value, default: value}`` (:meth:`weights_for`;
+    ``default`` is ``trained`` when left out); ``warmup_epochs``: training of each
     node before it splits (level ≥ 2); ``metric_batches``/``batch_size``: data the metrics see;
     ``metric_options``: per-metric options, keyed by metric name."""
 
@@ -36,15 +38,18 @@ class TreeShape:
     balanced: bool = False
     policy: str = "constant"
     edge_choice: str = "fixed"
-    weights: str = "trained"
+    weights: str | dict[str, str] = "trained"
     warmup_epochs: int = 0
     metric_batches: int = 1
     batch_size: int = 64
     metric_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key, value, known in (("policy", self.policy, POLICIES), ("edge_choice", self.edge_choice, EDGE_CHOICES),
-                                  ("weights", self.weights, WEIGHTS)):
+        weights = self.weights if isinstance(self.weights, dict) else {"default": self.weights}
+        checks = [("policy", self.policy, POLICIES), ("edge_choice", self.edge_choice, EDGE_CHOICES)]
+        checks += [("weights" if isinstance(self.weights, str) else f"weights.{m}", w, WEIGHTS)
+                   for m, w in weights.items()]
+        for key, value, known in checks:
             if value not in known:
                 raise ValueError(f"unknown split {key} {value!r}; known: {', '.join(known)}")
         if self.depth < 1:
@@ -63,6 +68,18 @@ class TreeShape:
         for name, options in self.metric_options.items():
             if not isinstance(options, dict):
                 raise ValueError(f"split.metric_options.{name} must be a mapping of option: value")
+
+    def weights_for(self, method: str) -> str:
+        """``trained`` or ``init``: the weights ``method``'s metric scores (its own entry of a
+        ``weights`` mapping, else the mapping's ``default``, else ``trained``)."""
+        if isinstance(self.weights, str):
+            return self.weights
+        return self.weights.get(method, self.weights.get("default", "trained"))
+
+    def for_method(self, method: str) -> dict:
+        """The fields of this shape as keyword arguments, ``weights`` resolved for ``method``
+        (what one method's split jobs need: another method's entry never reruns them)."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "weights": self.weights_for(method)}
 
     def branching_at(self, level: int, num_ops: int = NUM_OPS) -> int:
         """Groups at level ``level`` (1-based) for a node with ``num_ops`` allowed ops."""

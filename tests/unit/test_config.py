@@ -67,6 +67,8 @@ def test_unknown_keys_and_values_rejected(path, value):
 def test_schema_enums_follow_registries():
     methods = SCHEMA["properties"]["split"]["properties"]["methods"]["items"]["enum"]
     assert sorted(methods) == sorted(metric_names() + ["random"])
+    per_method = SCHEMA["properties"]["split"]["properties"]["weights"]["oneOf"][1]["properties"]
+    assert sorted(per_method) == sorted(metric_names() + ["default"])
     algos = SCHEMA["properties"]["search"]["properties"]["algorithms"]["items"]["enum"]
     assert sorted(algos) == sorted(ALGORITHMS)
 

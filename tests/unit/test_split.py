@@ -183,6 +183,24 @@ def test_init_weights_follow_the_split_seed(small):
         scoring_network(SplitConfig(depth=1), 1, data, network, None, "cpu")
 
 
+def test_weights_per_method(small):
+    """``weights`` as a mapping: each method scores its own entry's weights, the rest the
+    default (``trained`` when the mapping has none); a job's config is resolved for its method."""
+    _, data = small
+    cfg = SplitConfig(depth=1, weights={"default": "init", "gradientmatching": "trained"})
+    assert cfg.weights_for("synflow") == "init" and cfg.weights_for("gradientmatching") == "trained"
+    assert SplitConfig(depth=1, weights={"snip": "init"}).weights_for("synflow") == "trained"
+    job = SplitConfig(**cfg.for_method("synflow"))
+    assert job.weights == "init" and job.depth == 1 and SplitConfig(**cfg.for_method("gradientmatching")).weights == "trained"
+    network = {"channels": 2, "cells_per_stage": 1}
+    fresh = scoring_network(cfg, 1, data, network, None, "cpu", "synflow")  # no supernet needed
+    assert isinstance(fresh, torch.nn.Module)
+    with pytest.raises(ValueError, match="no supernet checkpoint"):
+        scoring_network(cfg, 1, data, network, None, "cpu", "gradientmatching")
+    with pytest.raises(ValueError, match="unknown split weights.snip 'fresh'"):
+        SplitConfig(weights={"snip": "fresh"})
+
+
 @pytest.mark.parametrize("bad, match", [(dict(policy="greedy"), "unknown split policy"),
                                         (dict(edge_choice="best"), "unknown split edge_choice"),
                                         (dict(weights="pretrained"), "unknown split weights"),

@@ -217,7 +217,7 @@ def split_inputs(wc):
         inputs["parent"] = tree_path(wc.dataset, wc.method, wc.seed, level - 1)
     if wc.method != "random":
         inputs["data"] = prepared(wc.dataset)
-        if SPLIT_CONFIG.weights == "trained":
+        if SPLIT_CONFIG.weights_for(wc.method) == "trained":
             inputs["supernet"] = supernet_ckpt(wc.dataset)
         if SPLIT_CONFIG.warmup_epochs > 0 and level >= 3:
             inputs["warm"] = warm_path(wc.dataset, wc.method, wc.seed, level - 1)

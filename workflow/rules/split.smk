@@ -22,7 +22,7 @@ rule split_level:
         runtime=120,
         gpu=lambda wc: 0 if wc.method == "random" else 1,  # random splits compute nothing (Slurm: no GPU)
     params:
-        split=SPLIT_PARAMS,
+        split=lambda wc: SPLIT_CONFIG.for_method(wc.method),  # weights resolved per method
         network=config["network"],
         warmup_train=config["supernet"]["train"],
         device=config["device"],

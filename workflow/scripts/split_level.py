@@ -18,7 +18,8 @@ net = data = None
 inherited = {}
 if snakemake.wildcards.method != "random":
     data = load_prepared(snakemake.input.data)
-    net = scoring_network(config, seed, data, snakemake.params.network, snakemake.input.get("supernet"), device)
+    net = scoring_network(config, seed, data, snakemake.params.network, snakemake.input.get("supernet"), device,
+                          snakemake.wildcards.method)
     if hasattr(snakemake.input, "warm"):
         inherited = load_checkpoint(snakemake.input.warm, kind="warm-up weights", format_version=WARM_FORMAT)["states"]
 result = split_level(parent, level, snakemake.wildcards.method, config, seed=seed, net=net, data=data, device=device,

@@ -49,12 +49,12 @@ class LevelSplit(NamedTuple):
 
 
 def scoring_network(config: SplitConfig, seed: int, data: PreparedData, network: dict,
-                    supernet_path: str | Path | None, device: torch.device | str) -> Network:
-    """The supernet whose weights the metrics score: with ``weights: trained`` the base supernet
-    at ``supernet_path``; with ``init`` fresh weights drawn from ``seed`` (the split seed: the
-    same weights at every level of one tree, other weights for another seed), leaving torch's
-    global random state as it was."""
-    if config.weights == "trained":
+                    supernet_path: str | Path | None, device: torch.device | str, method: str = "") -> Network:
+    """The supernet whose weights ``method``'s metric scores (:meth:`SplitConfig.weights_for`):
+    with ``trained`` the base supernet at ``supernet_path``; with ``init`` fresh weights drawn
+    from ``seed`` (the split seed: the same weights at every level of one tree, other weights
+    for another seed), leaving torch's global random state as it was."""
+    if config.weights_for(method) == "trained":
         if supernet_path is None:
             raise ValueError("split.weights: trained scores the base supernet; no supernet checkpoint was given")
         return load_supernet(supernet_path, device)
