@@ -17,7 +17,7 @@ from fewshotnas.space import OpMask
 from fewshotnas.space.fused import FusedNetwork, path_reach, path_useful, reachable_edges, union_mask
 from fewshotnas.space.supernet import build_network
 
-NETWORK = {"channels": 2, "cells_per_stage": 1}
+NETWORK = {"channels": 2, "cells_per_stage": 1}  # cell BN without affine, the default
 SEARCH = {"epochs": 2, "batch_size": 16, "lr": 0.05, "lr_min": 0.001, "arch_lr": 0.01, "eval_batch_size": 64,
           "grad_clip": 0.5}
 FULL = OpMask.full()

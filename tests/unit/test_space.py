@@ -150,3 +150,24 @@ def test_avg_pool_matches_torch():
     g_expected, = torch.autograd.grad(expected.square().sum(), x)
     g_got, = torch.autograd.grad(got.square().sum(), x)
     torch.testing.assert_close(g_got, g_expected)
+
+
+def test_search_cells_batchnorm_has_no_affine_by_default():
+    """NB201's search cells use BatchNorm(affine=False); ``network.cell_bn_affine: true`` and
+    standalone networks keep the learned scale and shift; stem, reductions and head keep theirs."""
+    from torch import nn
+
+    from fewshotnas.train.loop import new_network
+
+    class Data:
+        num_classes, in_channels = 10, 1
+
+    def cell_bns(net):
+        return [m for name, m in net.named_modules() if isinstance(m, nn.BatchNorm2d) and ".edges." in name]
+
+    search = new_network(Data(), {"channels": 2, "cells_per_stage": 1})
+    assert cell_bns(search) and all(not bn.affine for bn in cell_bns(search))
+    assert search.stem[1].affine and search.head[0].affine
+    assert all(bn.affine for bn in cell_bns(new_network(Data(), {"channels": 2, "cells_per_stage": 1,
+                                                                 "cell_bn_affine": True})))
+    assert all(bn.affine for bn in cell_bns(build_network((3, 3, 3, 3, 3, 3), channels=2, cells_per_stage=1)))

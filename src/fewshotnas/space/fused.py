@@ -112,7 +112,7 @@ class FusedNetwork(nn.Module):
     """
 
     def __init__(self, masks: list[OpMask], channels: int, cells_per_stage: int, num_classes: int,
-                 in_channels: int) -> None:
+                 in_channels: int, cell_affine: bool = True) -> None:
         super().__init__()
         k = len(masks)
         if k < 1:
@@ -120,7 +120,7 @@ class FusedNetwork(nn.Module):
         self.leaves, self.masks = k, list(masks)
         self.union = union_mask(self.masks)
         self.config = dict(channels=channels, cells_per_stage=cells_per_stage, num_classes=num_classes,
-                           in_channels=in_channels)
+                           in_channels=in_channels, cell_affine=cell_affine)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, k * channels, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(k * channels))
         layers: list[nn.Module] = []
@@ -131,7 +131,7 @@ class FusedNetwork(nn.Module):
                 layers.append(ResNetBasicBlock(k * c, 2 * k * c, groups=k))
                 c *= 2
             for _ in range(cells_per_stage):
-                layers.append(Cell(k * c, self.union, groups=k))
+                layers.append(Cell(k * c, self.union, groups=k, affine=cell_affine))
             self.cell_channels.append(c)
         self.layers = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(k * c), nn.ReLU())

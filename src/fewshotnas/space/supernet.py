@@ -26,12 +26,14 @@ CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 
 
 class ConvBN(nn.Sequential):
-    """Conv (no bias) → BN(affine). The preceding ReLU is applied once per edge by :class:`MixedOp`."""
+    """Conv (no bias) → BN (learned scale and shift when ``affine``; NB201's search cells have
+    none). The preceding ReLU is applied once per edge by :class:`MixedOp`."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1,
+                 affine: bool = True) -> None:
         super().__init__(
             nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False, groups=groups),
-            nn.BatchNorm2d(c_out),
+            nn.BatchNorm2d(c_out, affine=affine),
         )
 
 
@@ -82,11 +84,11 @@ class MixedOp(nn.Module):
     group of ``channels / groups`` channels per leaf.
     """
 
-    def __init__(self, channels: int, built_ops: tuple[int, ...], groups: int = 1) -> None:
+    def __init__(self, channels: int, built_ops: tuple[int, ...], groups: int = 1, affine: bool = True) -> None:
         super().__init__()
         self.built_ops = built_ops
         self.convs = nn.ModuleDict(
-            {OPS[o]: ConvBN(channels, channels, CONV_KERNELS[OPS[o]], groups=groups)
+            {OPS[o]: ConvBN(channels, channels, CONV_KERNELS[OPS[o]], groups=groups, affine=affine)
              for o in built_ops if OPS[o] in CONV_KERNELS}
         )
         self.relu = nn.ReLU()
@@ -120,9 +122,9 @@ class MixedOp(nn.Module):
 class Cell(nn.Module):
     """A 4-node NB201 cell; node j = Σ_{i<j} mixed_op_{j←i}(node i); the output is node 3."""
 
-    def __init__(self, channels: int, build_mask: OpMask, groups: int = 1) -> None:
+    def __init__(self, channels: int, build_mask: OpMask, groups: int = 1, affine: bool = True) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(MixedOp(channels, build_mask.ops_on(e), groups) for e in range(NUM_EDGES))
+        self.edges = nn.ModuleList(MixedOp(channels, build_mask.ops_on(e), groups, affine) for e in range(NUM_EDGES))
 
     def forward(
         self, x: torch.Tensor, arch_weights: torch.Tensor | None, run_ops: tuple[tuple[int, ...], ...]
@@ -168,11 +170,12 @@ class Network(nn.Module):
         num_classes: int = 10,
         in_channels: int = 3,
         build_mask: OpMask | None = None,
+        cell_affine: bool = True,
     ) -> None:
         super().__init__()
         self.build_mask = build_mask or OpMask.full()
         self.config = dict(channels=channels, cells_per_stage=cells_per_stage, num_classes=num_classes,
-                           in_channels=in_channels)
+                           in_channels=in_channels, cell_affine=cell_affine)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
         layers: list[nn.Module] = []
         c = channels
@@ -180,7 +183,7 @@ class Network(nn.Module):
             if stage > 0:
                 layers.append(ResNetBasicBlock(c, 2 * c))
                 c *= 2
-            layers.extend(Cell(c, self.build_mask) for _ in range(cells_per_stage))
+            layers.extend(Cell(c, self.build_mask, affine=cell_affine) for _ in range(cells_per_stage))
         self.layers = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU())
         self.classifier = nn.Linear(c, num_classes)
@@ -236,13 +239,16 @@ def build_network(
     cells_per_stage: int = 5,
     num_classes: int = 10,
     in_channels: int = 3,
+    cell_affine: bool = True,
 ) -> Network:
-    """A supernet (None or a mask) or a standalone architecture (a genotype)."""
+    """A supernet (None or a mask) or a standalone architecture (a genotype). ``cell_affine``:
+    the BatchNorm of the cells' convolutions learns a scale and shift (NB201's standalone
+    networks; its search supernets have none)."""
     if genotype_or_mask is None or isinstance(genotype_or_mask, OpMask):
         mask = genotype_or_mask
     else:
         mask = OpMask.from_genotype(genotype_or_mask)
-    return Network(channels, cells_per_stage, num_classes, in_channels, build_mask=mask)
+    return Network(channels, cells_per_stage, num_classes, in_channels, build_mask=mask, cell_affine=cell_affine)
 
 
 def count_parameters(net: nn.Module) -> int:

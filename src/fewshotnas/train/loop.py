@@ -78,7 +78,8 @@ def evaluate(forward: ForwardFn, stream: BatchStream, device: torch.device) -> t
     for x, y in stream:
         with autocast(device):
             logits = forward(x)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum")
+        full = logits if logits.dtype in (torch.float32, torch.float64) else logits.float()  # bf16 autocast → fp32
+        loss_sum += F.cross_entropy(full, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         count += len(y)
     if count == 0:
@@ -136,11 +137,20 @@ def train_epoch(
     return float(loss_sum) / seen, 100.0 * float(correct) / seen
 
 
+def cell_bn_affine(network: dict) -> bool:
+    """Whether the search networks' cell BatchNorms learn scale and shift (``network`` config
+    key ``cell_bn_affine``; false when absent: NB201's and DARTS's search cells use
+    ``affine=False``)."""
+    return bool(network.get("cell_bn_affine", False))
+
+
 def new_network(data: PreparedData, network: dict, mask: OpMask | None = None) -> Network:
-    """A network sized for ``data`` from the ``network`` config (channels, cells_per_stage),
-    in channels-last memory format like the batches."""
+    """A supernet sized for ``data`` from the ``network`` config (channels, cells_per_stage,
+    cell_bn_affine: learned BN scale and shift in the cells, default false as in NB201's search
+    code), in channels-last memory format like the batches."""
     net = build_network(mask, channels=network["channels"], cells_per_stage=network["cells_per_stage"],
-                        num_classes=data.num_classes, in_channels=data.in_channels)
+                        num_classes=data.num_classes, in_channels=data.in_channels,
+                        cell_affine=cell_bn_affine(network))
     return net.to(memory_format=torch.channels_last)
 
 
@@ -203,6 +213,6 @@ def load_supernet(path: str | Path, device: torch.device | str = "cpu") -> Netwo
     ckpt = load_checkpoint(path, kind="supernet checkpoint", format_version=SUPERNET_FORMAT)
     net = build_network(None, channels=ckpt["network"]["channels"],
                         cells_per_stage=ckpt["network"]["cells_per_stage"], num_classes=ckpt["num_classes"],
-                        in_channels=ckpt["in_channels"])
+                        in_channels=ckpt["in_channels"], cell_affine=cell_bn_affine(ckpt["network"]))
     net.load_state_dict(ckpt["state_dict"])
     return net.to(device, memory_format=torch.channels_last)
