@@ -112,3 +112,23 @@ def test_stale_resume_restarts_and_corrupt_resume_fails(data, tmp_path, monkeypa
 def test_unknown_algorithm():
     with pytest.raises(ValueError, match="known: darts1, darts2, dsnas, snas"):
         get_algorithm("enas")
+
+
+@pytest.mark.parametrize("algorithm", ["snas", "dsnas"])
+def test_sampled_validation_runs_on_batch_statistics_and_leaves_training_alone(data, tmp_path, algorithm):
+    """``validation: sampled`` (the default): SNAS/DSNAS validate on architectures drawn per batch
+    with BatchNorm on batch statistics, reproducibly; training (weights, BN running statistics,
+    alphas, genotypes) is the same as with ``expected``, only the validation numbers differ."""
+    algo = get_algorithm(algorithm)
+    runs = {mode: search(data, tmp_path, f"{algorithm}-{mode}", algorithm=algo,
+                         search={**SEARCH, "epochs": 2, "validation": mode}) for mode in ("sampled", "expected")}
+    again = search(data, tmp_path, f"{algorithm}-again", algorithm=algo, search={**SEARCH, "epochs": 2})
+    pd.testing.assert_frame_equal(without_times(again), without_times(runs["sampled"]))
+    for col in ("train_loss", "genotype", "alphas"):
+        assert list(runs["sampled"][col]) == list(runs["expected"][col]), col
+    assert list(runs["sampled"]["val_loss"]) != list(runs["expected"]["val_loss"])
+    finals = {mode: torch.load(tmp_path / f"{algorithm}-{mode}.pt", weights_only=True)["state_dict"] for mode in runs}
+    for name, value in finals["expected"].items():  # running statistics too: validation gave them back
+        torch.testing.assert_close(finals["sampled"][name], value, rtol=0, atol=0, msg=name)
+    with pytest.raises(ValueError, match="unknown search validation 'train'"):
+        search(data, tmp_path, "bad", algorithm=algo, search={**SEARCH, "validation": "train"})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,11 +43,19 @@ def derive_genotype(alphas: torch.Tensor, mask: OpMask) -> tuple[int, ...]:
     return tuple(int(o) for o in logits.argmax(dim=1))
 
 
+VALIDATIONS = ("sampled", "expected")
+
+
 @dataclass
 class SearchConfig:
     """Search hyperparameters (App. A.3–A.5): weights by (Nesterov) SGD with cosine lr from
     ``lr`` to ``lr_min``; alphas by Adam(``arch_lr``, ``arch_betas``, ``arch_weight_decay``);
-    SNAS's ``temperature`` (first, last epoch); DSNAS's ``fix_threshold``."""
+    SNAS's ``temperature`` (first, last epoch); DSNAS's ``fix_threshold``; ``validation``:
+    how the per-epoch supernet validation of the sampling algorithms (SNAS, DSNAS) runs —
+    ``sampled`` (NB201's and DSNAS's search code: BatchNorm on each batch's statistics, one
+    architecture drawn per batch from the leaf's distribution) or ``expected`` (BatchNorm's
+    running statistics, softmax(α) for SNAS, the argmax path for DSNAS). DARTS always
+    validates ``expected``."""
 
     epochs: int = 50
     batch_size: int = 64
@@ -62,6 +72,11 @@ class SearchConfig:
     eval_batch_size: int = 512
     temperature: tuple[float, float] = (1.0, 0.1)
     fix_threshold: float = 0.8
+    validation: str = "sampled"
+
+    def __post_init__(self) -> None:
+        if self.validation not in VALIDATIONS:
+            raise ValueError(f"unknown search validation {self.validation!r}; known: {', '.join(VALIDATIONS)}")
 
 
 class Algorithm(Protocol):
@@ -93,6 +108,14 @@ class Algorithm(Protocol):
 
     def eval_mask(self) -> OpMask:
         """The run mask of the validation pass (ops with weight 0 there need not run)."""
+
+    samples_architectures: bool
+    """True when the algorithm trains on sampled architectures (SNAS, DSNAS): it then has
+    :meth:`validation_sample`, used by ``validation: sampled``."""
+
+    def validation_sample(self, noise: torch.Tensor) -> tuple[torch.Tensor, OpMask | None]:
+        """(6, 5) op weights and run mask (None: the leaf's) of one architecture drawn from
+        the leaf's distribution with the (6, 5) Gumbel ``noise``, detached."""
 
     def state_dict(self) -> dict: ...
 
@@ -160,8 +183,14 @@ def run_search(
         lr = algo.end_epoch()
         net.eval()
         weights = algo.arch_weights().detach()
-        run_mask = algo.eval_mask()
-        val_loss, val_acc = evaluate(lambda x, w=weights, m=run_mask: net(x, w, m), streams.val, dev)
+        if cfg.validation == "sampled" and algo.samples_architectures:
+            noise = validation_noise(seed, epoch)
+            with batch_statistics(net):
+                val_loss, val_acc = evaluate(lambda x, g=noise: net(x, *algo.validation_sample(next(g).to(dev))),
+                                             streams.val, dev)
+        else:
+            run_mask = algo.eval_mask()
+            val_loss, val_acc = evaluate(lambda x, w=weights, m=run_mask: net(x, w, m), streams.val, dev)
         genotype = derive_genotype(alphas, algo.derive_mask())
         row = dict(epoch=epoch + 1, lr=lr, train_loss=float(loss_sum) / seen, train_acc=100.0 * float(correct) / seen,
                    val_loss=val_loss, val_acc=val_acc, genotype=genotype_to_str(genotype),
@@ -176,6 +205,31 @@ def run_search(
                          disconnected=False, state_dict={k: v.cpu() for k, v in net.state_dict().items()}), out_final)
     resume.finish()
     return search_log_frame(resume.rows)
+
+
+def validation_noise(seed: int, epoch: int) -> Iterator[torch.Tensor]:
+    """Endless (6, 5) standard Gumbel draws (CPU) for the sampled validation pass of epoch
+    ``epoch`` (0-based) of a search with seed ``seed``: the same for every leaf of that seed,
+    whether it runs alone or fused, and after a resume; the training noise is not touched."""
+    gen = torch.Generator().manual_seed(1_000_003 * (seed + 1) + epoch)
+    while True:
+        yield -torch.empty(NUM_EDGES, NUM_OPS).exponential_(generator=gen).log()
+
+
+@contextmanager
+def batch_statistics(net: torch.nn.Module) -> Iterator[None]:
+    """Run ``net`` in train mode (BatchNorm normalises by each batch's statistics) and give
+    every buffer (running statistics) back unchanged afterwards; gradients are not needed."""
+    saved = [b.detach().clone() for b in net.buffers()]
+    was_training = net.training
+    net.train()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(net.buffers(), saved):
+                buffer.copy_(value)
+        net.train(was_training)
 
 
 def search_config(search: dict) -> SearchConfig:

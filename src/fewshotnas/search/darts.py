@@ -61,6 +61,8 @@ class Darts1st(SearchState):
     Also the base of the other algorithms: alphas, both optimisers, the weight step and the
     resumable state live here."""
 
+    samples_architectures = False
+
     def __init__(self, net: Network, mask: OpMask, cfg: SearchConfig, device: torch.device) -> None:
         self.net, self.mask, self.cfg, self.device = net, mask, cfg, device
         self.mask_tensor = mask.to_tensor(device)

@@ -74,6 +74,14 @@ class Dsnas(Darts1st):
         ops = sample_ops(self.alphas.detach(), self.allowed(), self.noise.next())
         return ops, OpMask.from_genotype(tuple(ops.cpu().tolist()))
 
+    samples_architectures = True
+
+    def validation_sample(self, noise: torch.Tensor) -> tuple[torch.Tensor, OpMask]:
+        """One path drawn with the given noise (Gumbel-max over the allowed ops): one-hot weights
+        and the path as run mask."""
+        ops = sample_ops(self.alphas.detach(), self.allowed(), noise)
+        return F.one_hot(ops, NUM_OPS).float(), OpMask.from_genotype(tuple(ops.cpu().tolist()))
+
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         self.noise.restart()
 

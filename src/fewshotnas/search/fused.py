@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -34,12 +35,14 @@ from fewshotnas.search.common import (
     SEARCH_FORMAT,
     SearchConfig,
     SearchStreams,
+    batch_statistics,
     derive_genotype,
     disconnected_log,
     leaf_config_hash,
     masked_logits,
     search_config,
     search_log_frame,
+    validation_noise,
 )
 from fewshotnas.search.darts import Darts1st, Darts2nd, SearchState
 from fewshotnas.search.dsnas import Dsnas, fixed_edges_update, sample_ops
@@ -133,6 +136,21 @@ class FusedSearch(SearchState):
         run = ops_union(best.cpu())
         weights = weights * path_reach(best)[..., None].to(weights.dtype)
         return lambda x: self.net(x, weights, run)
+
+    def validation_forward(self, noise: Iterator[torch.Tensor]):
+        """The sampled validation pass (``validation: sampled``; SNAS and DSNAS): x → (K, B, J)
+        logits, each leaf on one architecture drawn per batch with the (6, 5) draws of ``noise``
+        (the same draw for every leaf, as each leaf's separate run draws it)."""
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            g = next(noise).to(self.device).expand(self.leaves, NUM_EDGES, NUM_OPS)
+            if self.snas:
+                return self.net(x, relaxed_sample(masked_logits(self.alphas.detach(), self.mask_tensor), g, self.tau))
+            ops = sample_ops(self.alphas.detach(), self.allowed(), g)
+            weights = F.one_hot(ops, NUM_OPS).to(self.alphas.dtype) * path_reach(ops)[..., None].to(self.alphas.dtype)
+            return self.net(x, weights, ops_union(ops.cpu()))
+
+        return forward
 
     def derive_masks(self) -> list[OpMask]:
         """Per leaf, the mask its genotype is derived in (DSNAS: narrowed to its fixed edges)."""
@@ -434,7 +452,12 @@ def run_fused_search(
         lr = fused.end_epoch()
         net.eval()
         weights = fused.arch_weights().detach()
-        val_loss, val_acc = evaluate_leaves(fused.eval_forward(), len(live), streams, dev)
+        if cfg.validation == "sampled" and algorithm_cls.samples_architectures:
+            with batch_statistics(net):
+                val_loss, val_acc = evaluate_leaves(fused.validation_forward(validation_noise(seed, epoch)),
+                                                    len(live), streams, dev)
+        else:
+            val_loss, val_acc = evaluate_leaves(fused.eval_forward(), len(live), streams, dev)
         seconds = (time.perf_counter() - t0) / len(live)
         probs = weights.float().cpu()
         rows = []

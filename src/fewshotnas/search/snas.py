@@ -110,9 +110,15 @@ class Snas(Darts1st):
         """(6, 5) relaxed sample, 0 outside the mask; differentiable w.r.t. the alphas."""
         return relaxed_sample(masked_logits(self.alphas, self.mask_tensor), self.noise.next(), self.tau)
 
+    samples_architectures = True
+
     def relaxed_weights(self) -> torch.Tensor:
         """A fresh sample each call: one for the arch step, another for the weight step."""
         return self.sample()
+
+    def validation_sample(self, noise: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """A relaxed sample at the current temperature with the given noise, over the leaf's ops."""
+        return relaxed_sample(masked_logits(self.alphas.detach(), self.mask_tensor), noise, self.tau), None
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), "tau": self.tau.detach().clone(), "noise": self.noise.state_dict()}
