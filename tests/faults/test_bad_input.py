@@ -70,7 +70,7 @@ def snakemake_plan(tmp_path: Path, cfg: dict) -> subprocess.CompletedProcess:
     config.write_text(yaml.safe_dump(cfg))
     return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
                            str(tmp_path), "--configfile", str(config), "-n", "--cores", "1"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          capture_output=True, text=True, timeout=1200, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 @pytest.mark.parametrize("path, value, key", [("search.hparams.epochs", 2.0, "search.hparams.epochs"),

@@ -33,7 +33,8 @@ class RunsCode:
 
 def supernet_payload():
     net = build_network(None, channels=2, cells_per_stage=1, num_classes=10, in_channels=1)
-    return dict(format=SUPERNET_FORMAT, config_hash="x", network={"channels": 2, "cells_per_stage": 1},
+    network = {"channels": 2, "cells_per_stage": 1, "cell_bn_affine": True}  # as build_network's default
+    return dict(format=SUPERNET_FORMAT, config_hash="x", network=network,
                 num_classes=10, in_channels=1, state_dict=net.state_dict())
 
 

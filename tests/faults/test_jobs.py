@@ -32,7 +32,7 @@ def test_failing_job_writes_its_traceback_and_runtime_to_its_log(tmp_path):
     target = "results/fail/data/fashion_mnist/prepared.pt"
     out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
                           str(tmp_path), "--configfile", str(config), "--cores", "1", target],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         capture_output=True, text=True, timeout=1200, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode != 0
     log = (tmp_path / "results/fail/logs/data/fashion_mnist.log").read_text()
     assert "Traceback" in log and "is not an IDX file" in log and "corrupt-fmnist" in log
@@ -44,7 +44,7 @@ def test_setup_logging_sends_uncaught_errors_to_the_log(tmp_path):
     code = ("from fewshotnas.io import setup_logging\n"
             f"setup_logging({str(tmp_path / 'job.log')!r})\n"
             "raise ValueError('the reason')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert out.returncode == 1
     log = (tmp_path / "job.log").read_text()
     assert "job failed: ValueError: the reason" in log and "Traceback" in log
@@ -67,12 +67,12 @@ def test_make_unlock_refuses_while_snakemake_runs(tmp_path):
     live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 60"], cwd=tmp_path)
     try:
         time.sleep(0.3)
-        refused = subprocess.run(["make", "-s", "unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        refused = subprocess.run(["make", "-s", "unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert refused.returncode != 0
         assert f"refusing to unlock: Snakemake (pid {live.pid}) is still running" in refused.stderr
         assert "unlocked" not in refused.stdout
     finally:
         live.kill()
         live.wait()
-    done = subprocess.run(["make", "-s", "unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["make", "-s", "unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "unlocked" in done.stdout, done.stderr

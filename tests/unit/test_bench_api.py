@@ -97,11 +97,11 @@ def test_workflow_builds_and_uses_the_api_table(benchmark_file, tmp_path):
     config.write_text(yaml.safe_dump(cfg))
     base = [sys.executable, "-m", "snakemake", "-s", str(root / "Snakefile"), "--directory", str(tmp_path),
             "--configfile", str(config), "--cores", "1"]
-    plan = subprocess.run([*base, "-n"], capture_output=True, text=True, timeout=300)
+    plan = subprocess.run([*base, "-n"], capture_output=True, text=True, timeout=1200)
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "nb201_from_api" in plan.stdout and "results/tiny/benchmark/nb201_from_api.parquet" in plan.stdout
     target = "results/tiny/benchmark/nb201_from_api.parquet"
-    out = subprocess.run([*base, target], capture_output=True, text=True, timeout=600,
+    out = subprocess.run([*base, target], capture_output=True, text=True, timeout=3600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     table = pd.read_parquet(tmp_path / target)

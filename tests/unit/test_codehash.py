@@ -22,7 +22,7 @@ def loaded_by_imports(script: Path) -> set[str]:
     imports = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
     code = imports + "\nimport json, sys\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == " \
                      "'fewshotnas')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=1200)
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -183,7 +183,7 @@ def test_config_is_read_from_the_working_directory(tmp_path):
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     plan = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
                            str(tmp_path), "-n", "--cores", "1", "--summary"], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=1200)
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "results/deployed/tables/fashion_mnist.parquet" in plan.stdout
 
@@ -198,7 +198,7 @@ def test_missing_dataset_fails_when_planned(tmp_path):
     config.write_text(yaml.safe_dump(cfg))
     out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
                           str(tmp_path), "--configfile", str(config), "-n", "--cores", "1"], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=1200)
     log = out.stdout + out.stderr
     assert out.returncode != 0 and "Job stats" not in log
     assert "data_batch_1" in log and str(tmp_path / "no-cifar") in log and "data.download: true" in log
@@ -220,7 +220,7 @@ def test_test_config_plans_for_users():
     """`snakemake --directory .test` is the tiny workflow the tests run; it plans every stage
     when Debian's Fashion-MNIST is installed, and otherwise says how to get it."""
     out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
-                          str(ROOT / ".test"), "-n", "--cores", "1"], capture_output=True, text=True, timeout=300)
+                          str(ROOT / ".test"), "-n", "--cores", "1"], capture_output=True, text=True, timeout=1200)
     log = out.stdout + out.stderr
     if Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
         assert out.returncode == 0, log[-2000:]

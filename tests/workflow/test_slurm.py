@@ -28,7 +28,7 @@ def test_workflow_runs_through_slurm_profile(tmp_path):
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip("needs root on Debian to install and start Slurm (not root, or no apt-get here)")
     up = subprocess.run(["bash", str(ROOT / "tests/workflow/slurm/start-slurm.sh")], capture_output=True, text=True,
-                        timeout=600)
+                        timeout=3600)
     assert up.returncode == 0 and "slurm up" in up.stdout, up.stdout + up.stderr
     cfg = tiny_config(make_fashion_mnist(tmp_path / "fmnist", n_train=100, n_test=20))
     cfg["split"].update(methods=["synflow"], depth=1)

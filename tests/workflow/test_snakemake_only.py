@@ -30,7 +30,7 @@ def run(snakemake: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["FEWSHOTNAS_PLAN_WITHOUT_DATA"] = "1"  # the papers' datasets are not here
     return subprocess.run([str(snakemake), "-s", str(ROOT / "Snakefile"), "--directory", str(ROOT), "--cores", "1",
-                           *args], capture_output=True, text=True, timeout=600, env=env)
+                           *args], capture_output=True, text=True, timeout=3600, env=env)
 
 
 @pytest.mark.parametrize("configs", [[], ["--configfile", str(ROOT / "config" / "paper.yaml")]],

@@ -35,7 +35,7 @@ def tiny_config(fmnist: Path) -> dict:
 def snakemake(workdir: Path, config: Path, *args: str) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--configfile", str(config), "--cores", "2",
-                          *args], capture_output=True, text=True, env=env, timeout=600)
+                          *args], capture_output=True, text=True, env=env, timeout=3600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout + out.stderr
 
