@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fewshotnas.bench.nb201 import validate_table
 from fewshotnas.space import NUM_ARCHS, genotype_from_str, genotype_to_str
 
 API_SOURCES = {  # our name: (validation (api dataset, set), test (api dataset, set))
@@ -72,7 +73,9 @@ def table_from_api(api: Any) -> pd.DataFrame:
     types = {"index": "int64", "arch_str": "string", "unique_str": "string"}
     for name in API_SOURCES:
         types.update({name: "float64", f"{name}_valid": "float64", f"{name}_seeds": "int64"})
-    return frame.astype(types)
+    frame = frame.astype(types)
+    validate_table(frame, "built from the benchmark file")
+    return frame
 
 
 class BenchmarkFileError(ValueError):
