@@ -110,8 +110,8 @@ def _check_accuracies(frame: pd.DataFrame, source: str | Path) -> None:
         bad = ~((known >= 0) & (known <= 100))
         if bad.any():
             rows = np.flatnonzero(~missing)[bad]
-            raise _problem(source, f"{dataset} accuracy {float(known[bad][0]):g} in row {int(rows[0])} is outside [0, 100] "
-                                   f"({int(bad.sum())} rows)")
+            raise _problem(source, f"{dataset} accuracy {float(known[bad][0]):g} in row {int(rows[0])} is outside "
+                                   f"[0, 100] ({int(bad.sum())} rows)")
         if known.max() <= 1.0:
             raise _problem(source, f"{dataset} accuracies are all ≤ 1 (max {known.max():.4g}): fractions, not "
                                    "percentages; multiply them by 100")
