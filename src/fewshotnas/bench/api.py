@@ -4,9 +4,12 @@
 The table keeps the shipped table's columns (``index``, ``arch_str``, ``unique_str``, and test
 accuracy per dataset under the dataset's name), so :class:`NB201Table` reads either, and adds
 the validation accuracy (``<dataset>_valid``) and the number of seeds averaged
-(``<dataset>_seeds``). Accuracies are the 200-epoch results, means over the benchmark's seeds,
-in %, with NAS-Bench-201's splits: CIFAR-10 validation from ``cifar10-valid``/``x-valid`` and
-test from ``cifar10``/``ori-test``; CIFAR-100 and ImageNet16-120 from ``x-valid`` and ``x-test``.
+(``<dataset>_seeds``, 0 exactly where the test accuracy is missing, NaN). The file is read with
+``torch.load(weights_only=True)`` (no code runs from it), and the built table is checked by
+:func:`fewshotnas.bench.nb201.validate_table`. Accuracies are the 200-epoch results, means
+over the benchmark's seeds, in %, with NAS-Bench-201's splits: CIFAR-10 validation from
+``cifar10-valid``/``x-valid`` and test from ``cifar10``/``ori-test``; CIFAR-100 and
+ImageNet16-120 from ``x-valid`` and ``x-test``.
 """
 
 from __future__ import annotations
