@@ -219,3 +219,11 @@ def test_figures_with_nothing_known_say_so(nb201, tmp_path, monkeypatch):
     assert any("has no accuracy for any architecture" in t for t in seen["texts"])
     assert any("no NB201 CIFAR-10 accuracy to draw" in t for t in seen["texts"])
 
+
+
+def test_selection_over_seeds_with_one_incomplete():
+    lookup = pd.concat([run_lookup({2}, seed=0), run_lookup(set(), seed=1)], ignore_index=True)
+    sel = select_leaves(lookup, [0.5, 1.0])
+    assert list(sel.groupby("seed")["oracle_complete"].all()) == [False, True]
+    md = selection_markdown(sel, [0.5, 1.0])
+    assert "| max (oracle) | n/a | n/a | n/a |" in md and "± n/a" not in md and "unknown, kept (2 seeds)" in md

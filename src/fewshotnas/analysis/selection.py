@@ -179,8 +179,8 @@ def selection_markdown(selection: pd.DataFrame, halving_fractions: Sequence[floa
                 if rows.empty:
                     continue
                 acc = rows["test_acc"]
-                cell = _num(acc.mean(skipna=False)) + (f" ± {_num(acc.std(ddof=1, skipna=False))}"
-                                                       if len(rows) > 1 else "")
+                mean = acc.mean(skipna=False)
+                cell = _num(mean) + (f" ± {acc.std(ddof=1):.2f}" if len(rows) > 1 and pd.notna(mean) else "")
                 drop = ""
                 if selector == "halving":
                     drop = ", ".join("unknown" if not complete else "kept" if pd.isna(v) else f"epoch {int(v)}"
