@@ -47,6 +47,25 @@ def nb201() -> NB201Table:
     return NB201Table(default_table_path())
 
 
+def table_with_missing(nb201: NB201Table, path: Path, missing: np.ndarray, dataset: str = "cifar10") -> NB201Table:
+    """The shipped table in the layout the benchmark's API builds (``<dataset>_seeds``), with
+    ``dataset``'s accuracy missing (NaN, 0 seeds) where ``missing`` is true."""
+    frame = nb201.frame.assign(**{f"{d}_seeds": 3 for d in ("cifar10", "cifar100", "imagenet16_120")})
+    frame.loc[missing, dataset] = np.nan
+    frame.loc[missing, f"{dataset}_seeds"] = 0
+    frame.to_parquet(path)
+    return NB201Table(path)
+
+
+@pytest.fixture(scope="session")
+def nb201_missing(tmp_path_factory, nb201) -> NB201Table:
+    """CIFAR-10 accuracies missing for the space's best architecture and every 50th one."""
+    missing = np.zeros(len(nb201.frame), dtype=bool)
+    missing[::50] = True
+    missing[int(nb201.frame["cifar10"].idxmax())] = True
+    return table_with_missing(nb201, tmp_path_factory.mktemp("nb201_missing") / "table.parquet", missing)
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     torch.manual_seed(0)

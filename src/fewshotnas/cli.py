@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 import torch
 
 from fewshotnas.bench import BENCH_DATASETS, load_table
+from fewshotnas.bench.nb201 import ACCURACY_DECIMALS
 from fewshotnas.space import GenotypeError, build_network, count_flops, count_parameters, genotype_from_str
 
 
@@ -23,7 +25,8 @@ def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 1
               table_path: str | None = None) -> dict:
     """Index, string, parameter count, FLOPs (32×32 RGB input; 2 per multiply-add, so
     ``macs`` = flops/2 is what NB201 tables call FLOPs) and NB201 test accuracies of ``arch``
-    (a benchmark string or index)."""
+    (a benchmark string or index), rounded to the benchmark's precision (``ACCURACY_DECIMALS``;
+    NaN where the table has no accuracy)."""
     table = load_table(table_path)
     index, arch_str = resolve_arch(arch, table)
     net = build_network(genotype_from_str(arch_str), channels=channels, cells_per_stage=cells, num_classes=classes)
@@ -36,8 +39,24 @@ def arch_info(arch: str, *, channels: int = 16, cells: int = 5, classes: int = 1
         "params": count_parameters(net),
         "flops": (flops := count_flops(net, (1, 3, 32, 32))),
         "macs": flops // 2,
-        "test_acc": {d: table.accuracy(index, d) for d in BENCH_DATASETS},
+        "test_acc": {d: round(table.accuracy(index, d), ACCURACY_DECIMALS) for d in BENCH_DATASETS},
     }
+
+
+def json_line(record: dict) -> str:
+    """``record`` as one line of strict JSON: NaN and ±inf (e.g. a missing accuracy, a degenerate
+    score) become ``null``."""
+
+    def plain(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps(plain(record), allow_nan=False)
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -77,11 +96,12 @@ def score_command(args: argparse.Namespace) -> None:
     records = score_architectures(args.metric, [s for _, s in archs], batches, setup, parse_options(args.option),
                                   device)
     for (index, _), record in zip(archs, records):  # one record per architecture, in order
-        print(json.dumps({"index": index, **record}), flush=True)
+        print(json_line({"index": index, **record}), flush=True)
 
 
-def at_least(minimum: int, what: str):
-    """An argparse type: an integer ≥ ``minimum`` (the error says why)."""
+def in_range(minimum: int, maximum: int, what: str, why: str):
+    """An argparse type: an integer in ``minimum..maximum`` (the error says why). The upper
+    bounds keep a typo (``--cells 100000``) from building a network that never finishes."""
 
     def parse(text: str) -> int:
         try:
@@ -90,17 +110,19 @@ def at_least(minimum: int, what: str):
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is too small: {what} must be ≥ {minimum}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is too large: {what} must be ≤ {maximum:,} ({why})")
         return value
 
     return parse
 
 
-CHANNELS = at_least(1, "channels")
-CELLS = at_least(1, "cells per stage")
-CLASSES = at_least(1, "classes")
-BATCHES = at_least(1, "batches")
-BATCH_SIZE = at_least(2, "the batch size (BatchNorm needs two samples)")
-IMAGE_SIZE = at_least(4, "the image size (the network halves it twice)")
+CHANNELS = in_range(1, 256, "channels", "the papers use 16")
+CELLS = in_range(1, 32, "cells per stage", "the papers use 5")
+CLASSES = in_range(1, 100_000, "classes", "ImageNet16-120 has 120")
+BATCHES = in_range(1, 1_000, "batches", "metrics use 1 to a few")
+BATCH_SIZE = in_range(2, 4_096, "the batch size (BatchNorm needs two samples)", "the papers use 64")
+IMAGE_SIZE = in_range(4, 512, "the image size (the network halves it twice)", "NB201's images are 16 or 32 px")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -145,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
-            print(json.dumps(arch_info(args.arch, channels=args.channels, cells=args.cells, classes=args.classes,
-                                       table_path=args.table)))
+            print(json_line(arch_info(args.arch, channels=args.channels, cells=args.cells, classes=args.classes,
+                                      table_path=args.table)))
         elif args.command == "score":
             score_command(args)
         elif args.command == "config-docs":

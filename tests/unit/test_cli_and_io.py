@@ -139,3 +139,39 @@ def test_parquet_provenance_names_commit_torch_device_and_config(tmp_path):
     assert meta["rule"] == "r" and meta["device"] == "cpu" and meta["torch"].startswith("2.")
     assert meta["config_hash"] == io.config_hash({"experiment": "x", "threads": 1})
     assert meta["commit"] is None or len(meta["commit"].removesuffix("+dirty")) == 40
+
+
+def test_info_rounds_to_the_benchmarks_precision(capsys, nb201):
+    """The table stores means with float noise (93.66000000000001); ``info`` prints 93.66."""
+    from fewshotnas.bench.nb201 import ACCURACY_DECIMALS
+
+    assert repr(nb201.accuracy(1, "cifar10")) != "93.66"  # the noise is in the table
+    assert main(["info", "1"]) == 0
+    out = capsys.readouterr().out
+    assert '"cifar10": 93.66,' in out and json.loads(out)["test_acc"]["cifar10"] == 93.66
+    # 3 decimals keep every distinct accuracy of the shipped table (as 5 do); 2 would merge some
+    for dataset in ("cifar10", "cifar100", "imagenet16_120"):
+        acc = nb201.frame[dataset].to_numpy()
+        assert ACCURACY_DECIMALS == 3
+        assert len(set(acc.round(3))) == len(set(acc.round(5))) > len(set(acc.round(2)))
+
+
+def test_info_prints_null_for_a_missing_accuracy(capsys, tmp_path, nb201):
+    path = tmp_path / "api.parquet"
+    frame = nb201.frame.assign(**{f"{d}_seeds": 3 for d in ("cifar10", "cifar100", "imagenet16_120")})
+    frame.loc[1, ["cifar100", "cifar100_seeds"]] = [float("nan"), 0]
+    frame.to_parquet(path)
+    assert main(["info", "1", "--table", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out
+    info = json.loads(out)  # strict JSON
+    assert info["test_acc"]["cifar100"] is None and info["test_acc"]["cifar10"] == 93.66
+
+
+def test_json_lines_are_strict():
+    from fewshotnas.cli import json_line
+
+    line = json_line({"score": float("nan"), "x": [float("inf"), 1.5], "n": {"y": float("-inf")}})
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON {c}")) == {"score": None,
+                                                                                      "x": [None, 1.5],
+                                                                                      "n": {"y": None}}

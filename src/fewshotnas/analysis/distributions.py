@@ -11,9 +11,11 @@ from fewshotnas.space import OpMask
 
 def leaf_distribution(table: NB201Table, masks: list[OpMask], bench_dataset: str, method: str,
                       top_fraction: float = 0.01) -> pd.DataFrame:
-    """One row per architecture: its leaf, test accuracy and whether it is in the top
-    ``top_fraction`` of the whole space. Raises if the leaves do not partition the space."""
-    acc = table.frame[bench_dataset].to_numpy()
+    """One row per architecture: its leaf, test accuracy (NaN where the table has none),
+    ``known`` (it has one) and ``top``: it is in the top ``top_fraction`` of the architectures
+    with a known accuracy (never an unknown one). Raises if the leaves do not partition the space."""
+    acc = table.frame[bench_dataset].to_numpy(dtype=float)
+    known = ~np.isnan(acc)
     leaf = np.full(len(acc), -1, dtype=np.int64)
     for k, mask in enumerate(masks):
         member = table.in_mask(mask)
@@ -22,6 +24,8 @@ def leaf_distribution(table: NB201Table, masks: list[OpMask], bench_dataset: str
         leaf[member] = k
     if np.any(leaf < 0):
         raise ValueError(f"leaves of {method} miss {int(np.sum(leaf < 0))} architectures")
-    threshold = np.quantile(acc, 1.0 - top_fraction)
+    top = np.zeros(len(acc), dtype=bool)
+    if known.any():
+        top[known] = acc[known] >= np.quantile(acc[known], 1.0 - top_fraction)
     return pd.DataFrame({"method": method, "leaf": leaf, "arch_index": np.arange(len(acc)), "test_acc": acc,
-                         "top": acc >= threshold}).astype({"method": "string"})
+                         "known": known, "top": top}).astype({"method": "string"})

@@ -32,6 +32,7 @@ from fewshotnas.analysis.labels import (  # noqa: E402
     percent,
 )
 from fewshotnas.analysis.selection import cut_epochs_of, successive_halving  # noqa: E402
+from fewshotnas.analysis.tables import missing_lookup  # noqa: E402
 from fewshotnas.files import atomic_write  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
@@ -52,6 +53,14 @@ def save_figure(fig: plt.Figure | sns.FacetGrid, path: str | Path) -> None:
         atomic_write(pdf, lambda f: figure.savefig(f, format="pdf", bbox_inches="tight"))
     finally:
         plt.close(figure)
+
+
+def _placeholder(text: str, path: str | Path) -> None:
+    """A figure that only says why there is nothing to draw (never empty axes)."""
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    save_figure(fig, path)
 
 
 def _leaf_palette(leaves: list[int]) -> dict[str, tuple]:
@@ -90,16 +99,24 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
                        path: str | Path) -> None:
     """Rows = split methods. Left: NB201 accuracy of every architecture per leaf (the whole
     space in grey); right: the space's top ``top_fraction`` stacked by leaf, each leaf's count
-    in the panel. Columns share x and y (counts are comparable down a column)."""
+    in the panel. Columns share x and y (counts are comparable down a column). Architectures
+    without an accuracy (NaN) are left out, and the title says how many."""
     top_name = f"top {percent(top_fraction)} of the space"
     leaves = sorted(int(k) for k in dist["leaf"].unique())
     palette = _leaf_palette(leaves)
     hue_order = list(palette)
-    frame = dist.assign(Leaf=dist["leaf"].map(lambda k: f"leaf {k}"), Method=dist["method"].map(method_label))
+    known = dist["test_acc"].notna()
+    unknown = int((~known).sum() // max(1, dist["method"].nunique()))  # each method's leaves cover the space
+    frame = dist[known].assign(Leaf=lambda d: d["leaf"].map(lambda k: f"leaf {k}"),
+                               Method=lambda d: d["method"].map(method_label))
+    if frame.empty:
+        _placeholder(f"Leaf distributions on {dataset_label(dataset)}: {bench_label(bench_dataset)} has no accuracy "
+                     "for any architecture", path)
+        return
+    top = frame[frame["top"]] if frame["top"].any() else frame
     both = pd.concat([frame.assign(view="all architectures"), frame[frame["top"]].assign(view=top_name)])
     bins = {"all architectures": np.linspace(frame["test_acc"].min(), frame["test_acc"].max(), 61),
-            top_name: np.linspace(frame.loc[frame["top"], "test_acc"].min(),
-                                  frame.loc[frame["top"], "test_acc"].max(), 21)}
+            top_name: np.linspace(top["test_acc"].min(), top["test_acc"].max(), 21)}
 
     def draw(data: pd.DataFrame, **_) -> None:
         ax = plt.gca()
@@ -123,16 +140,29 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     grid.set_titles(col_template="{col_name}", row_template="{row_name}")
     _legend(grid.figure, [Line2D([], [], color=c, lw=2, label=k) for k, c in palette.items()]
             + [Line2D([], [], color="0.8", lw=6, label="whole space")])
+    note = (f"; {unknown:,} architectures without an accuracy left out, the top is of the known ones" if unknown
+            else "")
     grid.figure.suptitle(f"Leaf distributions: searched on {dataset_label(dataset)}, accuracies from "
-                         f"{bench_label(bench_dataset)}", y=1.02)
+                         f"{bench_label(bench_dataset)}{note}", y=1.02)
     save_figure(grid, path)
 
 
 def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
     """Rows = algorithms, columns = methods (first search seed): NB201 accuracy of each leaf's
     derived architecture per epoch; red dots mark the leaf with the best supernet validation
-    accuracy at that epoch. All panels share y."""
-    first = lookup[(lookup["seed"] == lookup["seed"].min()) & lookup["test_acc"].notna()]
+    accuracy at that epoch (chosen among all searched leaves: when that leaf's architecture
+    has no benchmark accuracy, the epoch has no dot, and the title counts the missing lookups).
+    All panels share y."""
+    seed_rows = lookup[lookup["seed"] == lookup["seed"].min()].reset_index(drop=True)
+    searched = seed_rows[seed_rows["val_acc"].notna()]
+    best_rows = searched.groupby(["method", "algorithm", "epoch"], observed=True)["val_acc"].idxmax().to_numpy()
+    seed_rows = seed_rows.assign(best_val=seed_rows.index.isin(best_rows))
+    missing = int(missing_lookup(seed_rows).sum())
+    first = seed_rows[seed_rows["test_acc"].notna()]
+    if first.empty:
+        _placeholder(f"Derived architectures on {dataset_label(dataset)}: no {bench_label(bench_dataset)} accuracy "
+                     "to draw", path)
+        return
     leaves = sorted(int(k) for k in first["leaf"].unique())
     palette = _leaf_palette(leaves)
     frame = _with_labels(first).assign(Leaf=lambda d: d["leaf"].map(lambda k: f"leaf {k}"))
@@ -142,7 +172,7 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
                        aspect=1.2, facet_kws=dict(sharey=True, margin_titles=True))
 
     def best_val(data: pd.DataFrame, **_) -> None:
-        best = data.loc[data.groupby("epoch")["val_acc"].idxmax()]
+        best = data[data["best_val"]]
         plt.gca().scatter(best["epoch"], best["test_acc"], color="red", s=45, zorder=5)
 
     grid.map_dataframe(best_val)
@@ -151,7 +181,9 @@ def plot_leaf_epochs(lookup: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     grid.set_axis_labels("search epoch", f"{bench_label(bench_dataset)} test acc (%)")
     grid.set_titles(col_template="{col_name}", row_template="{row_name}")
     grid.figure.suptitle(f"Derived architecture per leaf and epoch ({_seed_note(lookup)}): searched on "
-                         f"{dataset_label(dataset)}; red = leaf with the best supernet validation accuracy", y=1.02)
+                         f"{dataset_label(dataset)}; red = leaf with the best supernet validation accuracy"
+                         + (f"; {missing} lookups missing in the benchmark table, not drawn" if missing else ""),
+                         y=1.02)
     save_figure(grid, path)
 
 
@@ -160,14 +192,12 @@ def plot_halving(lookup: pd.DataFrame, selection: pd.DataFrame, *, dataset: str,
     """Successive halving (cf. Fig. 4 right), rows = algorithms, columns = methods, first
     search seed: each leaf's supernet validation accuracy per epoch, solid while it survives
     and faded after the cut that drops it; dotted lines at the cut epochs; the oracle leaf
-    (best final NB201 accuracy) drawn thick with a star, the survivor ringed."""
+    (best final NB201 accuracy) drawn thick with a star, the survivor ringed. Where missing
+    lookups leave the oracle unknown (``oracle_complete`` false) there is no star, and the
+    title says so."""
     runs = lookup[lookup["method"].isin(selection["method"].unique())]
     if runs.empty:  # nothing to select from (no split runs with 2+ searched leaves)
-        fig, ax = plt.subplots(figsize=(6, 1.5))
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, f"Successive halving on {dataset_label(dataset)}: no run with two or more searched leaves",
-                ha="center", va="center")
-        save_figure(fig, path)
+        _placeholder(f"Successive halving on {dataset_label(dataset)}: no run with two or more searched leaves", path)
         return
     seed = int(runs["seed"].min())
     runs = runs[(runs["seed"] == seed) & runs["val_acc"].notna()]
@@ -183,7 +213,8 @@ def plot_halving(lookup: pd.DataFrame, selection: pd.DataFrame, *, dataset: str,
             return
         cuts = cut_epochs_of(picks)
         survivor, dropped = successive_halving(data[["leaf", "epoch", "val_acc"]], cuts)
-        oracle = int(picks["oracle_leaf"].iat[0])
+        oracle = picks["oracle_leaf"].iat[0]  # <NA> when a missing lookup leaves it unknown: no star
+        oracle = int(oracle) if pd.notna(oracle) else None
         for cut in sorted(set(cuts)):
             ax.axvline(cut, color="0.5", ls=":", lw=1)
         for leaf, curve in data.sort_values("epoch").groupby("leaf"):
@@ -214,7 +245,9 @@ def plot_halving(lookup: pd.DataFrame, selection: pd.DataFrame, *, dataset: str,
                 Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="k", ls="", markersize=9,
                        label="halving survivor")]
     _legend(grid.figure, handles)
-    grid.figure.suptitle(f"Successive halving on {dataset_label(dataset)} ({_seed_note(lookup)})", y=1.02)
+    unknown = "" if sel["oracle_complete"].all() else (
+        "; no star: the benchmark table lacks a leaf's final accuracy, the oracle is unknown")
+    grid.figure.suptitle(f"Successive halving on {dataset_label(dataset)} ({_seed_note(lookup)}){unknown}", y=1.02)
     save_figure(grid, path)
 
 
@@ -249,7 +282,9 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
     seeds: Kendall τ and Spearman ρ of the one-shot ranking (whole sample and its top
     fractions by NB201 accuracy), and the sampling mass the final alphas put above the space's
     top-f accuracy minus uniform sampling's (> 0: the alphas favour good architectures).
-    Subsets with fewer than 3 ranked architectures are left out and named in the title."""
+    Subsets with fewer than 3 ranked architectures are left out and named in the title; where
+    the benchmark table lacks accuracies (``known`` < ``leaf_archs``) the title says the
+    statistics are over the known ones."""
     frame = _with_labels(stage1)
     corr = frame[frame["statistic"].isin(["kendall", "spearman"])]
     empty = sorted(set(corr.loc[corr["value"].isna(), "subset"]) - set(corr.loc[corr["value"].notna(), "subset"]))
@@ -259,9 +294,13 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
             subset_label=lambda d: d["subset"].map(lambda f: "whole sample" if f == 1.0 else f"top {percent(f)}")),
         frame[frame["statistic"] == "mass"].assign(
             quantity="mass − uniform", value=lambda d: d["value"] - d["baseline"],
-            subset_label=lambda d: d["subset"].map(lambda f: f"≥ top {percent(f)}")),
+            subset_label=lambda d: d["subset"].map(lambda f: f"≥ top {percent(f)}")).dropna(subset=["value"]),
     ]
     long = pd.concat(rows, ignore_index=True)
+    if long.empty:
+        _placeholder(f"Stage-1 statistics on {dataset_label(dataset)}: no value to draw (no ranked architectures, "
+                     f"no {bench_label(bench_dataset)} accuracy)", path)
+        return
     subsets_corr = ["whole sample"] + [f"top {percent(f)}" for f in sorted(corr["subset"].unique(), reverse=True)
                                        if f != 1.0 and f not in empty]
     subsets_mass = [f"≥ top {percent(f)}" for f in sorted(frame.loc[frame["statistic"] == "mass", "subset"].unique())]
@@ -290,6 +329,8 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
     if empty:
         note = (f"; top {', '.join(percent(f) for f in empty)} of the sample hold fewer than 3 architectures "
                 "(raise report.stage1.sample)")
+    if "known" in stage1 and (stage1["known"] < stage1["leaf_archs"]).any():
+        note += "; over the architectures with a known benchmark accuracy only"
     grid.figure.suptitle(f"Stage-1 statistics on {dataset_label(dataset)} vs {bench_label(bench_dataset)} "
                          f"(mean ± std over leaves and seeds){note}", y=1.02)
     save_figure(grid, path)

@@ -9,7 +9,9 @@ Selectors, per (dataset, method, algorithm, search seed) over the leaves of one 
 * ``oracle``: the leaf whose final derived architecture has the best NB201 accuracy.
 
 Ties go to the lowest leaf index everywhere. Leaves in which every architecture is
-disconnected (NaN numbers) are never picked.
+disconnected (NaN numbers) are never picked. A searched leaf whose final architecture the
+benchmark table lacks (a missing lookup) makes the oracle unknown: it is NaN and flagged
+(``oracle_complete``), and so is every regret, never the next leaf's number.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ from fewshotnas.analysis.labels import (
     method_order,
     selector_label,
 )
-from fewshotnas.analysis.tables import final_epoch
+from fewshotnas.analysis.tables import final_epoch, missing_lookup
 
 RUN_KEYS = ["dataset", "bench_dataset", "method", "algorithm", "seed"]
 
 SELECTION_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
-    "selector": "string", "leaf": "int64", "genotype": "string", "test_acc": "float64", "regret": "float64",
-    "oracle_leaf": "int64", "oracle_dropped_at": "Int64", "cut_epochs": "string",
+    "selector": "string", "leaf": "Int64", "genotype": "string", "test_acc": "float64", "regret": "float64",
+    "oracle_leaf": "Int64", "oracle_dropped_at": "Int64", "cut_epochs": "string", "missing_lookups": "int64",
+    "oracle_complete": "bool",
 }
 
 
@@ -110,29 +113,38 @@ def select_leaves(lookup: pd.DataFrame, halving_fractions: Sequence[float]) -> p
     of any number of runs. Runs with a single leaf (``nosplit``) have nothing to select and
     are left out. ``regret`` = oracle accuracy − chosen accuracy (≥ 0, percentage points);
     ``oracle_dropped_at``: the epoch at which successive halving dropped the oracle leaf
-    (<NA> when it survived).
+    (<NA> when it survived). ``missing_lookups``: the run's searched leaves whose final
+    architecture the benchmark table lacks; with any, ``oracle_complete`` is false and the
+    oracle row (leaf, genotype, accuracy), ``oracle_leaf``, ``oracle_dropped_at`` and every
+    ``regret`` are <NA>/NaN. A selector whose own pick is missing has NaN ``test_acc``.
     """
     rows = []
     for key, run in lookup.groupby(RUN_KEYS, observed=True, sort=True):
         if run["leaf"].nunique() < 2:
             continue
         final = final_epoch(run).sort_values("leaf")
+        if final["disconnected"].all():
+            continue  # nothing was searched
         cuts = cut_epochs(halving_fractions, int(run["epoch"].max()))
-        oracle = _pick(final, "test_acc", largest=True)
-        if oracle is None:
-            continue  # every leaf disconnected
+        missing = int(missing_lookup(final).sum())
+        oracle = _pick(final, "test_acc", largest=True) if missing == 0 else None
         survivor, dropped = successive_halving(run[["leaf", "epoch", "val_acc"]], cuts)
         picks = {"val_acc": _pick(final, "val_acc", largest=True), "val_loss": _pick(final, "val_loss", largest=False),
                  "halving": final[final["leaf"] == survivor].iloc[0], "oracle": oracle}
+        oracle_acc = float(oracle["test_acc"]) if oracle is not None else math.nan
+        oracle_leaf = int(oracle["leaf"]) if oracle is not None else None
         for selector in SELECTOR_ORDER:
             pick = picks[selector]
-            if pick is None:
+            if pick is None and selector != "oracle":
                 continue
-            rows.append(dict(zip(RUN_KEYS, key), selector=selector, leaf=int(pick["leaf"]),
-                             genotype=str(pick["genotype"]), test_acc=float(pick["test_acc"]),
-                             regret=float(oracle["test_acc"]) - float(pick["test_acc"]),
-                             oracle_leaf=int(oracle["leaf"]), oracle_dropped_at=dropped.get(int(oracle["leaf"])),
-                             cut_epochs=",".join(map(str, cuts))))
+            known = pick is not None
+            acc = float(pick["test_acc"]) if known else math.nan
+            rows.append(dict(zip(RUN_KEYS, key), selector=selector, leaf=int(pick["leaf"]) if known else None,
+                             genotype=str(pick["genotype"]) if known else None, test_acc=acc,
+                             regret=oracle_acc - acc, oracle_leaf=oracle_leaf,
+                             oracle_dropped_at=dropped.get(oracle_leaf) if oracle is not None else None,
+                             cut_epochs=",".join(map(str, cuts)), missing_lookups=missing,
+                             oracle_complete=oracle is not None))
     frame = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
     return frame.astype(SELECTION_COLUMNS)
 
@@ -167,11 +179,27 @@ def selection_markdown(selection: pd.DataFrame, halving_fractions: Sequence[floa
                 if rows.empty:
                     continue
                 acc = rows["test_acc"]
-                cell = f"{acc.mean():.2f}" + (f" ± {acc.std(ddof=1):.2f}" if len(rows) > 1 else "")
+                mean = acc.mean(skipna=False)
+                cell = _num(mean) + (f" ± {acc.std(ddof=1):.2f}" if len(rows) > 1 and pd.notna(mean) else "")
                 drop = ""
                 if selector == "halving":
-                    drop = ", ".join("kept" if pd.isna(v) else f"epoch {int(v)}" for v in rows["oracle_dropped_at"])
+                    drop = ", ".join("unknown" if not complete else "kept" if pd.isna(v) else f"epoch {int(v)}"
+                                     for v, complete in zip(rows["oracle_dropped_at"], rows["oracle_complete"]))
                     drop += f" ({len(rows)} seed{'s' if len(rows) != 1 else ''})"
                 lines.append(f"| {method_label(method)} | {algorithm_label(algo)} | {selector_label(selector)} | "
-                             f"{acc.max():.2f} | {cell} | {rows['regret'].mean():.2f} | {drop} |")
+                             f"{_num(acc.max(skipna=False))} | {cell} | {_num(rows['regret'].mean(skipna=False))} "
+                             f"| {drop} |")
+    incomplete = selection[~selection["oracle_complete"]].drop_duplicates(RUN_KEYS)
+    if not incomplete.empty:
+        runs = "; ".join(f"{method_label(r.method)} / {algorithm_label(r.algorithm)} seed {r.seed}: "
+                         f"{r.missing_lookups} leaf" + ("s" if r.missing_lookups != 1 else "")
+                         for r in incomplete.itertuples())
+        lines += ["", "n/a: the benchmark table has no accuracy for the final architecture of some searched leaves "
+                  f"({runs}), so the oracle, and with it every regret, is unknown there (`oracle_complete` false), "
+                  "never the next leaf's; a selector whose own pick lacks an accuracy is n/a too."]
     return "\n".join(lines) + "\n"
+
+
+def _num(value: float) -> str:
+    """Two decimals, or n/a for NaN (a missing benchmark accuracy)."""
+    return "n/a" if pd.isna(value) else f"{value:.2f}"

@@ -15,7 +15,11 @@ and shared weights, before any architecture is picked) points at good architectu
 
 Rows are long form (``STAGE1_COLUMNS``): ``statistic`` ∈ {mass, spearman, kendall},
 ``subset`` the fraction (1.0 = the whole sample for correlations), ``value``, ``baseline``
-(uniform mass; NaN for correlations) and ``n`` (architectures the value is over).
+(uniform mass; NaN for correlations), ``n`` (architectures the value is over) and ``known``
+(the leaf's architectures with a benchmark accuracy). Where the benchmark table lacks
+accuracies, everything is over the architectures with a known one: the space's top-f
+thresholds, the mass and its uniform baseline (conditional on a known accuracy) and the
+ranked sample (drawn from them).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ log = logging.getLogger(__name__)
 STAGE1_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
     "leaf": "int64", "statistic": "string", "subset": "float64", "value": "float64", "baseline": "float64",
-    "n": "int64", "leaf_archs": "int64",
+    "n": "int64", "leaf_archs": "int64", "known": "int64",
 }
 
 MIN_RANKED = 3
@@ -92,12 +96,20 @@ def sampling_mass(alphas: torch.Tensor | np.ndarray, mask: OpMask, ops: np.ndarr
 
 def mass_rows(mass: np.ndarray, acc: np.ndarray, thresholds: dict[float, float]) -> list[dict]:
     """For each top fraction f → accuracy threshold t: mass on architectures with accuracy ≥ t,
-    against the uniform share of them (``mass`` and ``acc``: (n,) over the leaf's architectures)."""
+    against the uniform share of them (``mass`` and ``acc``: (n,) over the leaf's architectures).
+    Architectures with NaN accuracy (the benchmark lacks them) are left out: value and baseline
+    are then conditional on a known accuracy (mass and count renormalised over the known
+    ones), NaN when none is known or the known ones carry no mass."""
+    known = ~np.isnan(acc)
+    known_mass = float(mass[known].sum())
     rows = []
     for fraction, t in thresholds.items():
-        above = acc >= t
-        rows.append(dict(statistic="mass", subset=fraction, value=float(mass[above].sum()),
-                         baseline=float(above.mean()), n=int(above.sum())))
+        above = known & (acc >= t)
+        value = float(mass[above].sum())
+        if not known.all():  # renormalise over the known architectures (a complete leaf's mass sums to 1 already)
+            value = value / known_mass if known_mass > 0 else math.nan
+        rows.append(dict(statistic="mass", subset=fraction, value=value,
+                         baseline=float(above.sum() / known.sum()) if known.any() else math.nan, n=int(above.sum())))
     return rows
 
 
@@ -170,19 +182,23 @@ def one_shot_accuracy(net: Network, genotypes: Sequence[tuple[int, ...]], calib:
 def leaf_stage1(net: Network, alphas: torch.Tensor, mask: OpMask, table: NB201Table, bench_dataset: str, *,
                 leaf: int, cfg: Stage1Config, calib: list[torch.Tensor],
                 evaluation: list[tuple[torch.Tensor, torch.Tensor]]) -> list[dict]:
-    """Sampling-mass and ranking rows (without the run's key columns) of one searched leaf."""
-    acc_all = table.frame[bench_dataset].to_numpy()
+    """Sampling-mass and ranking rows (without the run's key columns) of one searched leaf,
+    over the architectures with a known benchmark accuracy (the module's docstring)."""
+    acc_all = table.frame[bench_dataset].to_numpy(dtype=float)
+    known_all = ~np.isnan(acc_all)
     member = np.flatnonzero(table.in_mask(mask))
     ops = table.op_matrix()[member]
     mass = sampling_mass(alphas, mask, ops)
-    thresholds = {f: float(np.quantile(acc_all, 1.0 - f)) for f in cfg.mass_fractions}
+    thresholds = {f: float(np.quantile(acc_all[known_all], 1.0 - f)) if known_all.any() else math.nan
+                  for f in cfg.mass_fractions}
     rows = mass_rows(mass, acc_all[member], thresholds)
-    sample = sample_architectures(member, cfg.sample, cfg.seed, leaf)
+    known = member[known_all[member]]
+    sample = sample_architectures(known, cfg.sample, cfg.seed, leaf)
     predicted = one_shot_accuracy(net, [tuple(int(o) for o in table.op_matrix()[i]) for i in sample], calib,
                                   evaluation)
     rows += rank_correlations(predicted, acc_all[sample], cfg.top_fractions)
     for row in rows:
-        row.update(leaf=leaf, leaf_archs=len(member))
+        row.update(leaf=leaf, leaf_archs=len(member), known=len(known))
     return rows
 
 
@@ -239,7 +255,8 @@ def run_stage1(finals: dict[int, str | Path], data: PreparedData, table: NB201Ta
                                 evaluation=evaluation)
         rows += leaf_rows
         overall = {r["statistic"]: r["value"] for r in leaf_rows if r["subset"] == 1.0}
-        log.info("%s leaf %d: %d architectures, %d ranked, Kendall τ %.3f, Spearman ρ %.3f (%.1fs)", label, leaf,
-                 leaf_rows[0]["leaf_archs"], min(cfg.sample, leaf_rows[0]["leaf_archs"]), overall["kendall"],
-                 overall["spearman"], time.perf_counter() - t0)
+        log.info("%s leaf %d: %d architectures (%d with a benchmark accuracy), %d ranked, Kendall τ %.3f, "
+                 "Spearman ρ %.3f (%.1fs)", label, leaf, leaf_rows[0]["leaf_archs"], leaf_rows[0]["known"],
+                 min(cfg.sample, leaf_rows[0]["known"]), overall["kendall"], overall["spearman"],
+                 time.perf_counter() - t0)
     return stage1_frame(rows, bench_dataset=bench_dataset, **keys)

@@ -16,7 +16,7 @@ from fewshotnas.analysis.labels import (
 SUMMARY_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string",
     "selection": "string", "num_seeds": "int64", "test_acc_mean": "float64", "test_acc_std": "float64",
-    "num_leaves": "int64", "disconnected_leaves": "int64",
+    "num_leaves": "int64", "disconnected_leaves": "int64", "missing_lookups": "int64",
 }
 
 
@@ -25,6 +25,13 @@ def final_epoch(lookup: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "method", "algorithm", "seed", "leaf"]
     last = lookup.groupby(keys, observed=True)["epoch"].transform("max")
     return lookup[lookup["epoch"] == last]
+
+
+def missing_lookup(rows: pd.DataFrame) -> pd.Series:
+    """Rows of searched leaves whose architecture has no benchmark accuracy (NaN ``test_acc``,
+    not ``disconnected``): the benchmark table lacks it. Data, not zero: a result that needs
+    such a row is NaN, never the next leaf's number."""
+    return rows["test_acc"].isna() & ~rows["disconnected"].astype(bool)
 
 
 def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
@@ -37,35 +44,51 @@ def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
       user without the benchmark would pick).
 
     Leaves whose architectures are all disconnected (NaN accuracy) are counted in
-    ``disconnected_leaves`` and never chosen.
+    ``disconnected_leaves`` and never chosen. ``missing_lookups`` counts, over the seeds, the
+    final-epoch architectures the cell needs that the benchmark table lacks
+    (:func:`missing_lookup`): for ``benchmark`` every searched leaf's (the best across leaves
+    is unknown while one is missing), for ``val_acc`` the picked leaf's. A cell with a missing
+    lookup has NaN mean and std: a best across leaves never falls to the next leaf.
     """
     final = final_epoch(lookup)
+    final = final.assign(missing=missing_lookup(final).astype("int64"))
     keys = ["dataset", "bench_dataset", "method", "algorithm", "seed"]
-    best_bench = final.groupby(keys, observed=True)["test_acc"].max().rename("test_acc").reset_index()
+    best_bench = final.groupby(keys, observed=True).agg(test_acc=("test_acc", "max"),
+                                                         missing_lookups=("missing", "sum")).reset_index()
+    best_bench.loc[best_bench["missing_lookups"] > 0, "test_acc"] = float("nan")
     best_bench["selection"] = "benchmark"
     searched = final[final["val_acc"].notna()]  # disconnected leaves were not searched
     pick = searched.loc[searched.groupby(keys, observed=True)["val_acc"].idxmax()]
-    best_val = pick[keys + ["test_acc"]].assign(selection="val_acc")
+    best_val = pick[keys + ["test_acc", "missing"]].rename(columns={"missing": "missing_lookups"})
+    best_val = best_val.assign(selection="val_acc")
     leaves = final.groupby(keys, observed=True).agg(num_leaves=("leaf", "nunique"),
                                                     disconnected_leaves=("disconnected", "sum")).reset_index()
     per_seed = pd.concat([best_bench, best_val], ignore_index=True).merge(leaves, on=keys)
     group = ["dataset", "bench_dataset", "method", "algorithm", "selection"]
     summary = per_seed.groupby(group, observed=True).agg(
-        num_seeds=("seed", "nunique"), test_acc_mean=("test_acc", "mean"),
-        test_acc_std=("test_acc", lambda s: float(s.std(ddof=1))), num_leaves=("num_leaves", "max"),
-        disconnected_leaves=("disconnected_leaves", "max"),
+        num_seeds=("seed", "nunique"), test_acc_mean=("test_acc", lambda s: float(s.mean(skipna=False))),
+        test_acc_std=("test_acc", lambda s: float(s.std(ddof=1, skipna=False))), num_leaves=("num_leaves", "max"),
+        disconnected_leaves=("disconnected_leaves", "max"), missing_lookups=("missing_lookups", "sum"),
     ).reset_index()
     return summary[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS)
 
 
 def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
     """Rows = methods, columns = algorithms, in the papers' order and labels; cells 'mean ± std'
-    (sample std, shown with > 1 seed); each column header states its number of seeds."""
+    (sample std, shown with > 1 seed), or "n/a (k missing)" where the benchmark table lacks
+    accuracies the cell needs; each column header states its number of seeds."""
     sub = summary[summary["selection"] == selection]
     if sub.empty:
         return "(no results)\n"
-    cell = sub.apply(lambda r: f"{r.test_acc_mean:.2f}" + (f" ± {r.test_acc_std:.2f}" if r.num_seeds > 1 else ""),
-                     axis=1)
+
+    def cell_text(r) -> str:
+        if r.missing_lookups > 0:
+            return f"n/a ({r.missing_lookups} missing)"
+        if pd.isna(r.test_acc_mean):
+            return "n/a"
+        return f"{r.test_acc_mean:.2f}" + (f" ± {r.test_acc_std:.2f}" if r.num_seeds > 1 else "")
+
+    cell = sub.apply(cell_text, axis=1)
     wide = sub.assign(cell=cell).pivot(index="method", columns="algorithm", values="cell")
     wide = wide.reindex(method_order(list(wide.index)))[algorithm_order(list(wide.columns))]
     seeds = sub.groupby("algorithm", observed=True)["num_seeds"].max()
@@ -105,4 +128,9 @@ def report_markdown(summary: pd.DataFrame) -> str:
         lines += [f"- {method_label(r.method)} / {algorithm_label(r.algorithm)}: {r.disconnected_leaves} of "
                   f"{r.num_leaves} leaves" for r in gone.itertuples()]
         lines.append("")
+    incomplete = summary[summary["missing_lookups"] > 0]
+    if not incomplete.empty:
+        lines += ["Cells marked n/a (k missing): the benchmark table has no accuracy for k final architectures the "
+                  "cell needs (summed over seeds), so it is left unknown rather than taken from the next leaf "
+                  "(`missing_lookups` in the Parquet table).", ""]
     return "\n".join(lines)

@@ -4,20 +4,25 @@
 The table keeps the shipped table's columns (``index``, ``arch_str``, ``unique_str``, and test
 accuracy per dataset under the dataset's name), so :class:`NB201Table` reads either, and adds
 the validation accuracy (``<dataset>_valid``) and the number of seeds averaged
-(``<dataset>_seeds``). Accuracies are the 200-epoch results, means over the benchmark's seeds,
-in %, with NAS-Bench-201's splits: CIFAR-10 validation from ``cifar10-valid``/``x-valid`` and
-test from ``cifar10``/``ori-test``; CIFAR-100 and ImageNet16-120 from ``x-valid`` and ``x-test``.
+(``<dataset>_seeds``, 0 exactly where the test accuracy is missing, NaN). The file is read with
+``torch.load(weights_only=True)`` (no code runs from it), and the built table is checked by
+:func:`fewshotnas.bench.nb201.validate_table`. Accuracies are the 200-epoch results, means
+over the benchmark's seeds, in %, with NAS-Bench-201's splits: CIFAR-10 validation from
+``cifar10-valid``/``x-valid`` and test from ``cifar10``/``ori-test``; CIFAR-100 and
+ImageNet16-120 from ``x-valid`` and ``x-test``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fewshotnas.bench.nb201 import validate_table
 from fewshotnas.space import NUM_ARCHS, genotype_from_str, genotype_to_str
 
 API_SOURCES = {  # our name: (validation (api dataset, set), test (api dataset, set))
@@ -25,6 +30,8 @@ API_SOURCES = {  # our name: (validation (api dataset, set), test (api dataset, 
     "cifar100": (("cifar100", "x-valid"), ("cifar100", "x-test")),
     "imagenet16_120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
 }
+API_KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
+"""What the official file's dict holds (what ``NASBench201API`` reads)."""
 HP = "200"
 """The benchmark's 200-epoch training schedule (``hp='200'``)."""
 
@@ -60,23 +67,70 @@ def table_from_api(api: Any) -> pd.DataFrame:
                 columns[f"{name}_valid"].append(math.nan)
                 columns[f"{name}_seeds"].append(0)
                 continue
-            columns[name].append(_accuracy(results, t_data, t_set))
+            test_acc = _accuracy(results, t_data, t_set)
+            columns[name].append(test_acc)
             columns[f"{name}_valid"].append(_accuracy(results, v_data, v_set))
-            columns[f"{name}_seeds"].append(len(results.dataset_seed.get(t_data, [])))
+            # seeds behind the test accuracy: 0 exactly where it is missing (NaN), as NB201Table checks
+            columns[f"{name}_seeds"].append(0 if math.isnan(test_acc) else len(results.dataset_seed.get(t_data, [])))
     frame = pd.DataFrame(columns)
     types = {"index": "int64", "arch_str": "string", "unique_str": "string"}
     for name in API_SOURCES:
         types.update({name: "float64", f"{name}_valid": "float64", f"{name}_seeds": "int64"})
-    return frame.astype(types)
+    frame = frame.astype(types)
+    validate_table(frame, "built from the benchmark file")
+    return frame
+
+
+class BenchmarkFileError(ValueError):
+    """``benchmark.api_file`` is not a NAS-Bench-201 benchmark file (unreadable, or it names a
+    class or function outside the few plain types the official file holds)."""
+
+
+def _numpy_safe_globals() -> list:
+    """What a pickled numpy scalar needs, beyond torch's own ``weights_only`` set: the scalar
+    constructor (under its numpy 1 and numpy 2 module names), ``numpy.dtype`` and the numeric
+    dtype classes (no object dtype). The official file stores some numbers (e.g. parameter
+    counts and FLOPs) as numpy scalars."""
+    scalar = np.dtype("f8").type(0).__reduce__()[0]  # numpy.(_)core.multiarray.scalar
+    numeric = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+               np.float16, np.float32, np.float64]
+    return [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype,
+            *{type(np.dtype(t)) for t in numeric}]
+
+
+def read_benchmark_file(path: str | Path) -> Any:
+    """The object a NAS-Bench-201 ``.pth`` holds, read with ``torch.load(weights_only=True)``
+    plus numpy scalars (:func:`_numpy_safe_globals`): containers, strings, numbers and tensors
+    only, so a crafted file cannot run code. Anything else is a :class:`BenchmarkFileError`
+    that names the file and what it tried to load."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        what = f"refused to load {found.group(1)}" if found else "refused to unpickle it"
+        raise BenchmarkFileError(
+            f"benchmark.api_file {path}: {what}; the NAS-Bench-201 benchmark file holds only containers, numbers and "
+            "tensors. Use the official file from the benchmark's authors, or remove benchmark.api_file to use the "
+            "shipped table") from None
+    except Exception as err:  # truncated, not a torch file: whatever torch or zipfile raise
+        detail = (str(err).splitlines() or [""])[0][:120]
+        raise BenchmarkFileError(
+            f"benchmark.api_file {path} is unreadable ({type(err).__name__}{': ' + detail if detail else ''}); "
+            "download the official NAS-Bench-201 .pth again, or remove benchmark.api_file to use the shipped table"
+        ) from None
 
 
 def load_api(path: str | Path) -> Any:
     """The official benchmark file (e.g. ``NAS-Bench-201-v1_1-096897.pth``) through its API.
 
-    The file is a pickle of plain containers; it is loaded with ``weights_only=False``, so
-    load only the benchmark file you downloaded from its authors."""
-    import torch
-
+    The file is read by :func:`read_benchmark_file` (``weights_only``: no code runs from it);
+    the API is then built from the dict it holds."""
     try:
         from nas_201_api import NASBench201API
     except ImportError as err:
@@ -85,9 +139,13 @@ def load_api(path: str | Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"benchmark.api_file {path} not found; set it to the official NAS-Bench-201 .pth "
                                 "file, or remove it to use the shipped table")
-    data = torch.load(path, map_location="cpu", weights_only=False)
+    data = read_benchmark_file(path)
     if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a NAS-Bench-201 benchmark file (expected a dict)")
+        raise BenchmarkFileError(f"{path} is not a NAS-Bench-201 benchmark file (expected a dict)")
+    missing = [key for key in API_KEYS if key not in data]
+    if missing:
+        raise BenchmarkFileError(f"{path} is not a NAS-Bench-201 benchmark file (keys {missing} missing); use the "
+                                 "official file from the benchmark's authors")
     return NASBench201API(data, verbose=False)
 
 

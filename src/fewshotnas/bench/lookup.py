@@ -29,7 +29,9 @@ def lookup_logs(
 ) -> pd.DataFrame:
     """Rows for every (leaf, epoch) of the search logs keyed by leaf index. A leaf whose
     architectures are all disconnected (log rows marked ``disconnected``) was not searched:
-    its accuracy is NaN. ``split_seed`` (None for ``nosplit``) and ``masks`` (leaf → OpMask
+    its accuracy is NaN. So is an architecture the benchmark table lacks (a table built from
+    the official file may): a *missing lookup*, kept as NaN, which the analysis counts and
+    never replaces by another leaf's number. ``split_seed`` (None for ``nosplit``) and ``masks`` (leaf → OpMask
     bits, from each log's metadata) let the rows join the splitting trees without lookups."""
     frames = []
     for leaf, log_df in sorted(logs.items()):
