@@ -111,6 +111,10 @@ def supernet_ckpt(dataset):
     return f"{R}/supernet/{dataset}/seed{SUPERNET_SEED}/supernet.pt"
 
 
+def supernet_log(dataset):
+    return f"{R}/supernet/{dataset}/seed{SUPERNET_SEED}/train_log.parquet"
+
+
 def tree_path(dataset, method, seed, level):
     return f"{R}/split/{dataset}/{method}/seed{seed}/level{level}/tree.parquet"
 
@@ -219,6 +223,7 @@ def split_inputs(wc):
         inputs["data"] = prepared(wc.dataset)
         if SPLIT_CONFIG.weights == "trained":
             inputs["supernet"] = supernet_ckpt(wc.dataset)
+            inputs["train_log"] = supernet_log(wc.dataset)
         if SPLIT_CONFIG.warmup_epochs > 0 and level >= 3:
             inputs["warm"] = warm_path(wc.dataset, wc.method, wc.seed, level - 1)
     return inputs
