@@ -117,15 +117,18 @@ def _unreadable(path: str | Path, err: BaseException) -> str:
 
 def _check_footer(path: str | Path, schema: pa.Schema) -> None:
     stored = (schema.metadata or {}).get(DIGEST_KEY)
-    if stored is not None and stored.decode(errors="replace") != footer_digest(schema):
+    if stored is None:  # a damaged footer can drop the whole metadata block, digest included
+        raise ResultFileError(f"{path} carries no footer digest: it was not written by this version of "
+                              f"fewshotnas, or its footer is damaged; {FIX}")
+    if stored.decode(errors="replace") != footer_digest(schema):
         raise ResultFileError(f"{path} is corrupt: its columns or metadata do not match the digest stored with "
                               f"them; {FIX}")
 
 
 def read_parquet_checked(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet file, verifying its page checksums and footer digest (when it has them:
-    every file :func:`write_parquet_atomic` writes does), with an error that names the file and
-    the fix when it is missing, truncated, not Parquet at all or corrupt."""
+    """Read a Parquet file written by :func:`write_parquet_atomic`, verifying its page checksums
+    and footer digest, with an error that names the file and the fix when it is missing,
+    truncated, not Parquet at all, corrupt or without a digest (older or foreign files)."""
     try:
         table = pq.read_table(path, page_checksum_verification=True)
         _check_footer(path, table.schema)

@@ -113,3 +113,24 @@ def test_flipped_byte_in_a_data_page_names_the_checksum(tmp_path):
     with pytest.raises(ResultFileError, match=r"log\.parquet is corrupt: a data page does not match its checksum; "
                                               r"delete it and rerun"):
         read_parquet_checked(path)
+
+
+def test_every_byte_of_a_small_result_file(tmp_path):
+    """All positions, footer included: a damaged footer that drops the metadata block (and with
+    it the digest) is an error too, not a file without provenance."""
+    path = tmp_path / "log.parquet"
+    frame = pd.DataFrame({"epoch": [1, 2, 3], "val_acc": [10.0, 20.5, 30.25], "genotype": ["a", "b", "c"],
+                          "alphas": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], "disconnected": [False, False, True]})
+    write_parquet_atomic(frame, path, {"rule": "search_leaf", "mask": "111111"})
+    errors, same, silent = flipped_reads(path, 10**9)
+    assert silent == [] and errors + same == path.stat().st_size
+
+
+def test_parquet_without_a_digest_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "tree.parquet"
+    pq.write_table(pa.table({"leaf": [0, 1]}), path)
+    with pytest.raises(ResultFileError, match=r"tree\.parquet carries no footer digest: .*delete it and rerun"):
+        read_parquet_checked(path)
