@@ -46,12 +46,15 @@ data:
 # after a hard kill (SIGKILL, power loss) Snakemake's lock stays; Ctrl-C needs no unlock.
 # Refuses while a Snakemake process still runs in this folder: unlocking under a live run
 # lets a second run write the same files.
+# The folder comes from the shell (pwd -P), never from make: a folder name is data, not shell code.
 unlock: setup
-	@for proc in /proc/[0-9]*; do \
+	@here="$$(pwd -P)"; \
+	for proc in /proc/[0-9]*; do \
 		[ "$$proc" = "/proc/$$$$" ] && continue; \
-		case "$$(tr '\0' ' ' < $$proc/cmdline 2>/dev/null)" in *snakemake*) ;; *) continue ;; esac; \
-		if [ "$$(readlink $$proc/cwd 2>/dev/null)" = "$(CURDIR)" ]; then \
-			echo "refusing to unlock: Snakemake (pid $${proc#/proc/}) is still running in $(CURDIR); let it finish or stop it first" >&2; \
+		case "$$(tr '\0' ' ' < "$$proc/cmdline" 2>/dev/null)" in *snakemake*) ;; *) continue ;; esac; \
+		if [ "$$(readlink "$$proc/cwd" 2>/dev/null)" = "$$here" ]; then \
+			printf 'refusing to unlock: Snakemake (pid %s) is still running in %s; let it finish or stop it first\n' \
+				"$${proc#/proc/}" "$$here" >&2; \
 			exit 1; \
 		fi; \
 	done

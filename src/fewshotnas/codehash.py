@@ -1,9 +1,10 @@
 """Which library modules a piece of code runs, and a hash of their source (standard library
 only, so the workflow can use it while it is parsed).
 
-A rule reruns when the hash of the ``fewshotnas`` modules its script imports (directly
-or through other library modules, at any depth and inside functions) changes; a resume
-file is only continued by the same code.
+A rule reruns when the hash of its script and of the ``fewshotnas`` modules the script
+imports (directly or through other library modules, at any depth and inside functions)
+changes (:func:`script_hash`, a rule's ``params.code``): content, not modification times.
+A resume file is only continued by the same code.
 """
 
 from __future__ import annotations
@@ -87,4 +88,13 @@ def code_hash(entry: str | Path, src: Path = SRC) -> str:
     for name, path in imported_modules(entry, src).items():
         digest.update(name.encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def script_hash(script: str | Path, src: Path = SRC) -> str:
+    """16 hex digits of SHA-256 over a workflow script's own bytes and :func:`code_hash` of
+    what it imports: it changes when the script's or the library's content does, never when
+    a file is only touched."""
+    digest = hashlib.sha256(Path(script).read_bytes())
+    digest.update(code_hash(script, src).encode())
     return digest.hexdigest()[:16]

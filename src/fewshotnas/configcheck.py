@@ -1,7 +1,8 @@
 """Checks of the workflow config that run while the workflow is parsed, before any job:
-the JSON schema (one line per problem), integers that must be integers, and batch sizes
-against the image counts they draw from. Standard library plus ``jsonschema`` (which
-Snakemake itself depends on); no torch.
+the JSON schema (one line per problem), integers that must be integers, batch sizes
+against the image counts they draw from, and values that run but make no sense (an
+experiment name outside ``results/``, ``lr_min > lr``, a tree too big to plan). Standard
+library plus ``jsonschema`` (which Snakemake itself depends on); no torch.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def schema_errors(config: dict, schema: dict, limit: int = 5) -> list[str]:
         message = err.message if len(err.message) <= 160 else err.message[:157] + "..."
         if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             message = f"{err.instance!r} is out of range: allowed {_range(err.schema)}"
+        elif err.validator == "multipleOf":
+            step = err.validator_value
+            below = err.instance // step * step
+            message = f"{err.instance!r} is not a multiple of {step}: use {below or step} or {below + step}"
         lines.append(f"config {where}: {message}")
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
@@ -134,9 +139,56 @@ def size_errors(config: dict) -> list[str]:
     return errors
 
 
+def stage1_errors(config: dict) -> list[str]:
+    """``report.stage1``'s BatchNorm calibration asks for more training images than the weight
+    half holds (the stage would use fewer batches than configured)."""
+    errors = []
+    stage1 = config["report"]["stage1"]
+    need = stage1["bn_batches"] * stage1["batch_size"]
+    for dataset in config["datasets"]:
+        weight, _ = image_counts(config["data"], dataset)
+        if need > weight:
+            errors.append(f"config report.stage1.bn_batches × report.stage1.batch_size = {stage1['bn_batches']} × "
+                          f"{stage1['batch_size']} = {need} exceeds the {weight} weight-half images of {dataset}; "
+                          "lower them or raise data.subset / data.fraction")
+    return errors
+
+
+DEFAULT_MAX_LEAVES = 1000
+"""``split.max_leaves`` when the config does not set it (config/schema.yaml's default)."""
+
+
+def plan_errors(config: dict) -> list[str]:
+    """Values that would run but make no sense: an experiment name that leaves ``results/``,
+    a learning rate annealed upwards, a tree too big to plan (over ``split.max_leaves``)."""
+    from fewshotnas.treeshape import TreeShape
+
+    errors = []
+    name = config["experiment"]
+    if name in (".", ".."):  # the schema's pattern refuses separators
+        errors.append(f"config experiment: {name!r} is not one plain folder name, so results/{name}/ is not a folder "
+                      "of results/; use letters, digits, '_', '-' or '.', e.g. 'default'")
+    hparams = config["search"]["hparams"]
+    if hparams["lr_min"] > hparams["lr"]:
+        errors.append(f"config search.hparams.lr_min = {hparams['lr_min']} exceeds search.hparams.lr = "
+                      f"{hparams['lr']}: the cosine schedule would raise the learning rate; set lr_min ≤ lr")
+    split = config["split"]
+    keys = ("depth", "branching", "edges", "balanced", "policy", "edge_choice")
+    try:
+        leaves = TreeShape(**{k: split[k] for k in keys if k in split}).num_leaves()
+    except (ValueError, TypeError):  # reported by the float-integer check or when the workflow builds it
+        return errors
+    limit = split.get("max_leaves", DEFAULT_MAX_LEAVES)
+    if split["methods"] and leaves > limit:
+        errors.append(f"config split: a tree of {leaves} leaves (policy {split.get('policy', 'constant')}, depth "
+                      f"{split['depth']}) exceeds split.max_leaves = {limit}; every leaf is a search and planning "
+                      "them takes minutes. Lower split.depth or the branching, or raise split.max_leaves to plan it")
+    return errors
+
+
 def check_config(config: dict, schema: dict) -> list[str]:
     """Every problem above, one line each (empty: the config is usable)."""
     problems = schema_errors(config, schema)
     if problems:
         return problems
-    return float_integer_errors(config, schema) + size_errors(config)
+    return float_integer_errors(config, schema) + size_errors(config) + stage1_errors(config) + plan_errors(config)

@@ -1,5 +1,7 @@
-"""Which files each dataset's loader reads, checked before anything runs (standard library
-only: the workflow calls :func:`missing_dataset` while Snakemake plans the jobs).
+"""Which files each dataset's loader reads, checked before anything runs, and a digest of
+their content, the dataset's identity as an input of ``prepare_data`` (standard library
+only: the workflow calls :func:`missing_dataset` and :func:`dataset_digest` while Snakemake
+plans the jobs).
 
 The loaders in :mod:`fewshotnas.data.datasets` read exactly these files; a folder that
 passes this check can still hold corrupt files, which the loaders report.
@@ -7,6 +9,8 @@ passes this check can still hold corrupt files, which the loaders report.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -53,3 +57,45 @@ def missing_dataset(name: str, root: str | Path, download: bool = False) -> str 
                 "the folder of NAS-Bench-201's ImageNet16 pickles (train_data_batch_1..10 and val_data, from the "
                 "benchmark's ImageNet16-120 download); they cannot be downloaded automatically.")
     raise ValueError(f"unknown dataset {name!r}")
+
+
+CIFAR_META = {"cifar10": "batches.meta", "cifar100": "meta"}
+
+
+def dataset_files(name: str, root: str | Path) -> list[Path]:
+    """The files of dataset ``name`` under ``root`` that its loader reads and that exist (for
+    Fashion-MNIST, the one of ``stem``/``stem.gz`` in ``root`` or ``root/FashionMNIST/raw``
+    that the loader picks)."""
+    root = Path(root)
+    if name == "fashion_mnist":
+        found = []
+        for stem in FASHION_MNIST_STEMS:
+            candidates = [f / n for f in (root, root / "FashionMNIST" / "raw") for n in (stem, stem + ".gz")]
+            found += [c for c in candidates if c.is_file()][:1]
+        return found
+    if name in CIFAR_FILES:
+        folder, files = CIFAR_FILES[name]
+        return [root / folder / f for f in (*files, CIFAR_META[name]) if (root / folder / f).is_file()]
+    if name == "imagenet16_120":
+        return [root / f for f in IMAGENET16_FILES if (root / f).is_file()]
+    raise ValueError(f"unknown dataset {name!r}")
+
+
+@cache
+def dataset_digest(name: str, root: str | Path, download: bool = False) -> str:
+    """SHA-256 of the content of :func:`dataset_files` (each file's name relative to ``root``
+    and its bytes): it changes when a file is replaced or edited, whatever its modification
+    time, and not when a file is only touched. About 0.6 s per GB. With ``download`` the files
+    are torchvision's, fetched (and checked against their published MD5) by the job itself, so
+    they are not hashed: a digest taken before and after the download would differ."""
+    if download:
+        return "download: torchvision fetches and verifies the files"
+    digest = hashlib.sha256()
+    for path in dataset_files(name, root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        file_digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                file_digest.update(chunk)
+        digest.update(file_digest.digest())
+    return digest.hexdigest()

@@ -2,7 +2,9 @@
 
 * :func:`atomic_write` writes through a temporary file in the target's folder, keeps
   the user's umask, fsyncs the file and its folder, then renames: a reader sees the old
-  file or the new one, also after a power loss, never half of one.
+  file or the new one, also after a power loss, never half of one. A full disk is a
+  :class:`DiskFullError` naming the file; temporary files a killed writer left behind are
+  removed by the next write of the same file.
 * :func:`save_checkpoint` / :func:`load_checkpoint` store a dict with ``format`` (an
   int per kind of file), optionally ``config_hash``, and ``content_sha256``, a digest of
   everything else, checked on load (torch does not check its zip CRCs). Loads use
@@ -16,11 +18,16 @@ the fix.
 
 from __future__ import annotations
 
+import errno
+import glob
 import hashlib
+import io
 import json
 import logging
 import os
+import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -76,24 +83,59 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class DiskFullError(OSError):
+    """The disk (or quota) filled up while an output was written; the old file is kept."""
+
+
+_STARTED = time.time()
+"""When this process imported the module: temporary files older than this are leftovers."""
+
+
+def _stale_temporaries(path: Path) -> list[Path]:
+    """Temporary files of ``path`` (``.<name>.<8 random chars>.tmp``, see :func:`atomic_write`)
+    last written before this process started: left behind by a killed writer. Safe with two
+    runs in one folder: Snakemake's lock keeps them from writing the same output, and a
+    writer's temporary file lives only while it writes bytes already serialised in memory."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    stale = []
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if pattern.fullmatch(candidate.name) and candidate.stat().st_mtime < _STARTED:
+                stale.append(candidate)
+        except OSError:  # removed meanwhile
+            continue
+    return stale
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temporary binary file next to ``path``, then make it ``path``
-    atomically: permissions from the umask (as ``open`` would give), file and folder
-    fsynced before and after the rename. On any error the temporary file is removed and
-    ``path`` is left as it was."""
+    """Call ``write`` on an in-memory binary file, then store its bytes at ``path`` atomically:
+    a temporary file next to ``path``, permissions from the umask (as ``open`` would give), file
+    and folder fsynced before and after the rename. On any error the temporary file is removed
+    and ``path`` is left as it was; a full disk is a :class:`DiskFullError` naming the file.
+    Temporary files of ``path`` left by a killed earlier writer are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    for stale in _stale_temporaries(path):
+        log.info("removing %s, left behind by a killed writer of %s", stale, path)
+        stale.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    write(buffer)  # serialise first: the disk sees one plain write, whose errors say what they are
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            f.write(buffer.getbuffer())
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(err.errno, f"disk full while writing {path} ({buffer.tell():,} bytes; "
+                                f"{os.strerror(err.errno)}); free space in {path.parent} and rerun") from err
         raise
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -52,20 +53,50 @@ def provenance() -> dict[str, Any]:
             "python": platform.python_version(), **JOB}
 
 
+DIGEST_KEY = b"fewshotnas_footer_sha256"
+"""Schema-metadata key of :func:`footer_digest` in every Parquet file this module writes."""
+
+
+def footer_digest(schema: pa.Schema) -> str:
+    """SHA-256 over what a Parquet footer says about the data: every column's name and type and
+    every schema-metadata entry (provenance, pandas' dtypes) except the digest itself. Page
+    checksums (CRC-32, written and verified by pyarrow) cover the data; this covers the rest."""
+    digest = hashlib.sha256()
+    for field in schema:
+        digest.update(f"{field.name}\0{field.type}\0{field.nullable}\0".encode())
+    for key, value in sorted((schema.metadata or {}).items()):
+        if key != DIGEST_KEY:
+            digest.update(b"%d:%s%d:%s" % (len(key), key, len(value), value))
+    return digest.hexdigest()
+
+
 def write_parquet_atomic(df: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
     """Write ``df`` to ``path`` via a temporary file; ``metadata`` goes into the schema
-    (key ``fewshotnas``, JSON) together with :func:`provenance`."""
+    (key ``fewshotnas``, JSON) together with :func:`provenance`. Every data page carries a
+    checksum and the footer a :func:`footer_digest`, which :func:`read_parquet_checked` verifies."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[b"fewshotnas"] = json.dumps({**provenance(), **(metadata or {})}, default=str).encode()
     table = table.replace_schema_metadata(meta)
-    atomic_write(path, lambda f: pq.write_table(table, f))
+    draft = pa.BufferOutputStream()  # the digest is of the schema as readers will see it (Parquet's list names …)
+    pq.write_table(table.slice(0, 0), draft)
+    meta[DIGEST_KEY] = footer_digest(pq.read_schema(pa.BufferReader(draft.getvalue()))).encode()
+    table = table.replace_schema_metadata(meta)
+    atomic_write(path, lambda f: pq.write_table(table, f, write_page_checksum=True))
 
 
 def read_parquet_metadata(path: str | Path) -> dict[str, Any]:
-    """The ``fewshotnas`` provenance dict stored by :func:`write_parquet_atomic`."""
-    meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta.get(b"fewshotnas", b"{}"))
+    """The ``fewshotnas`` provenance dict stored by :func:`write_parquet_atomic` (checked
+    against the footer digest, like :func:`read_parquet_checked`)."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise ResultFileError(_unreadable(path, err)) from err
+    _check_footer(path, schema)
+    try:
+        return json.loads((schema.metadata or {}).get(b"fewshotnas", b"{}"))
+    except ValueError as err:
+        raise ResultFileError(_unreadable(path, err)) from err
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:
@@ -74,18 +105,40 @@ def write_text_atomic(text: str, path: str | Path) -> None:
 
 
 class ResultFileError(RuntimeError):
-    """A result file of the workflow cannot be read."""
+    """A result file of the workflow cannot be read, or its content does not match its checksums."""
+
+
+FIX = "delete it and rerun: Snakemake rebuilds it from its inputs"
+
+
+def _unreadable(path: str | Path, err: BaseException) -> str:
+    return f"{path} is not a readable Parquet file ({type(err).__name__}: {str(err).splitlines()[0][:160]}); {FIX}"
+
+
+def _check_footer(path: str | Path, schema: pa.Schema) -> None:
+    stored = (schema.metadata or {}).get(DIGEST_KEY)
+    if stored is None:  # a damaged footer can drop the whole metadata block, digest included
+        raise ResultFileError(f"{path} carries no footer digest: it was not written by this version of "
+                              f"fewshotnas, or its footer is damaged; {FIX}")
+    if stored.decode(errors="replace") != footer_digest(schema):
+        raise ResultFileError(f"{path} is corrupt: its columns or metadata do not match the digest stored with "
+                              f"them; {FIX}")
 
 
 def read_parquet_checked(path: str | Path) -> pd.DataFrame:
-    """``pd.read_parquet`` with an error that names the file and the fix when it is missing,
-    truncated or not Parquet at all."""
+    """Read a Parquet file written by :func:`write_parquet_atomic`, verifying its page checksums
+    and footer digest, with an error that names the file and the fix when it is missing,
+    truncated, not Parquet at all, corrupt or without a digest (older or foreign files)."""
     try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError, pa.ArrowException) as err:
-        raise ResultFileError(f"{path} is not a readable Parquet file ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:160]}); delete it and rerun: Snakemake rebuilds it "
-                              "from its inputs") from err
+        table = pq.read_table(path, page_checksum_verification=True)
+        _check_footer(path, table.schema)
+        return table.to_pandas()
+    except ResultFileError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, IndexError, pa.ArrowException) as err:
+        if "checksum" in str(err).lower() or "CRC" in str(err):
+            raise ResultFileError(f"{path} is corrupt: a data page does not match its checksum; {FIX}") from err
+        raise ResultFileError(_unreadable(path, err)) from err
 
 
 def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO, *, device: str = "cpu",

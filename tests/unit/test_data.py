@@ -142,3 +142,48 @@ def test_missing_dataset_names_folder_files_and_fix(tmp_path):
     assert missing_dataset("imagenet16_120", tmp_path) is None
     with pytest.raises(ValueError, match="unknown dataset"):
         missing_dataset("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "fashion_mnist_raw", "cifar10", "cifar100", "imagenet16_120"])
+def test_dataset_files_are_the_files_the_loader_reads(tmp_path, monkeypatch, trust_cifar_checksums, name):
+    """`dataset_digest` (prepare_data's identity of the data) covers exactly what the loader opens,
+    and changes with the content, not with a touch."""
+    import builtins
+    import gzip
+    import os
+
+    from fewshotnas.datafiles import dataset_digest, dataset_files
+
+    if name == "fashion_mnist":
+        make_fashion_mnist(tmp_path, n_train=10, n_test=5)
+    elif name == "fashion_mnist_raw":
+        make_fashion_mnist(tmp_path / "FashionMNIST" / "raw", n_train=10, n_test=5)
+    elif name == "imagenet16_120":
+        write_imagenet16(tmp_path)
+    else:
+        write_cifar(tmp_path, name)
+    dataset = "fashion_mnist" if name.startswith("fashion") else name
+    opened = set()
+    real_open, real_gzip_open = builtins.open, gzip.open
+
+    def spy(opener):
+        def wrapped(file, *args, **kwargs):
+            opened.add(os.path.realpath(file))
+            return opener(file, *args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(builtins, "open", spy(real_open))
+    monkeypatch.setattr(gzip, "open", spy(real_gzip_open))
+    for train in (True, False):
+        load_dataset(dataset, tmp_path, train=train)
+    monkeypatch.undo()
+    listed = {os.path.realpath(p) for p in dataset_files(dataset, tmp_path)}
+    assert {p for p in opened if p.startswith(os.path.realpath(tmp_path))} == listed
+    first = sorted(listed)[0]
+    before = dataset_digest.__wrapped__(dataset, tmp_path)
+    os.utime(first)  # touched
+    assert dataset_digest.__wrapped__(dataset, tmp_path) == before
+    with real_open(first, "ab") as f:
+        f.write(b"\0")
+    assert dataset_digest.__wrapped__(dataset, tmp_path) != before
+    assert dataset_digest(dataset, tmp_path, True) == dataset_digest(dataset, tmp_path / "elsewhere", True)

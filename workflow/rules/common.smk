@@ -1,6 +1,6 @@
 # Shared helpers: paths, wildcard constraints, config checks and code hashes.
-from fewshotnas.codehash import code_hash  # noqa: E402
-from fewshotnas.datafiles import missing_dataset  # noqa: E402  (standard library only, like codehash)
+from fewshotnas.codehash import script_hash  # noqa: E402
+from fewshotnas.datafiles import dataset_digest, missing_dataset  # noqa: E402  (standard library only)
 from fewshotnas.treeshape import TreeShape  # noqa: E402
 
 R = f"results/{config['experiment']}"
@@ -78,10 +78,11 @@ wildcard_constraints:
 
 
 def library_hash(script):
-    """Hash of the library modules the rule's script imports (transitively, see
-    fewshotnas.codehash), passed as a param so that a code change reruns exactly the stages
-    that run it."""
-    return code_hash(Path(workflow.basedir) / "workflow" / "scripts" / script)
+    """Hash of the rule's script and the library modules it imports (transitively, see
+    fewshotnas.codehash), passed as a param so that a change of their content (not a touch:
+    the profile's rerun-triggers leave out Snakemake's mtime-based code trigger) reruns exactly
+    the stages that run it."""
+    return script_hash(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def num_leaves(method):
@@ -109,6 +110,10 @@ def prepared(dataset):
 
 def supernet_ckpt(dataset):
     return f"{R}/supernet/{dataset}/seed{SUPERNET_SEED}/supernet.pt"
+
+
+def supernet_log(dataset):
+    return f"{R}/supernet/{dataset}/seed{SUPERNET_SEED}/train_log.parquet"
 
 
 def tree_path(dataset, method, seed, level):
@@ -219,6 +224,7 @@ def split_inputs(wc):
         inputs["data"] = prepared(wc.dataset)
         if SPLIT_CONFIG.weights_for(wc.method) == "trained":
             inputs["supernet"] = supernet_ckpt(wc.dataset)
+            inputs["train_log"] = supernet_log(wc.dataset)
         if SPLIT_CONFIG.warmup_epochs > 0 and level >= 3:
             inputs["warm"] = warm_path(wc.dataset, wc.method, wc.seed, level - 1)
     return inputs

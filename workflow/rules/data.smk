@@ -12,6 +12,9 @@ rule prepare_data:
         runtime=30,
     params:
         data=lambda wc: data_params(wc.dataset),
+        # the dataset's identity: a digest of its files' content (not their mtime), so that a
+        # replaced or edited file reruns this rule and what follows
+        files=lambda wc: dataset_digest(wc.dataset, config["data"]["roots"][wc.dataset], config["data"]["download"]),
         code=library_hash("prepare_data.py"),
     script:
         "../scripts/prepare_data.py"

@@ -25,6 +25,7 @@ rule split_level:
         split=lambda wc: SPLIT_CONFIG.for_method(wc.method),  # weights resolved per method
         network=config["network"],
         warmup_train=config["supernet"]["train"],
+        chance_margin=config["supernet"].get("chance_margin", 5),
         device=config["device"],
         code=library_hash("split_level.py"),
     script:

@@ -4,6 +4,7 @@ from fewshotnas.files import load_checkpoint, save_checkpoint
 from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic
 from fewshotnas.split import SplitConfig, root_node, scoring_network, split_level, tree_to_frame
 from fewshotnas.train.device import configure_torch, resolve_device
+from fewshotnas.train.loop import check_supernet_learned
 
 WARM_FORMAT = 2
 
@@ -18,6 +19,9 @@ net = data = None
 inherited = {}
 if snakemake.wildcards.method != "random":
     data = load_prepared(snakemake.input.data)
+    if hasattr(snakemake.input, "train_log"):  # metrics score the trained supernet: it must have learned
+        check_supernet_learned(read_parquet_checked(snakemake.input.train_log), data.num_classes,
+                               snakemake.params.chance_margin, snakemake.input.train_log)
     net = scoring_network(config, seed, data, snakemake.params.network, snakemake.input.get("supernet"), device,
                           snakemake.wildcards.method)
     if hasattr(snakemake.input, "warm"):

@@ -9,7 +9,7 @@ streams batches from tensors instead of per-sample Python loading.
   (``ROOT/FashionMNIST/raw``); torchvision downloads them when allowed.
 * ``cifar10``/``cifar100``: torchvision's loaders (python pickle batches).
 * ``imagenet16_120``: the NAS-Bench-201 pickle batches ``train_data_batch_{1..10}``
-  and ``val_data`` (keys ``data`` (N, 3072) uint8 and ``labels`` 1..1000);
+  and ``val_data`` (keys ``data`` (N, 768) uint8 and ``labels`` 1..1000);
   classes 1..120 are kept and shifted to 0..119. They are read by an unpickler that
   builds only numpy arrays, lists and dicts (:class:`ArrayUnpickler`): a crafted file
   cannot run code.
@@ -18,7 +18,9 @@ streams batches from tensors instead of per-sample Python loading.
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,20 +119,33 @@ def dataset_info(name: str) -> DatasetInfo:
 IDX_DTYPES = {0x08: np.uint8}
 
 
+FASHION_MNIST_FIX = ("replace it with the original file (on Debian: `apt-get install --reinstall "
+                     "dataset-fashion-mnist`), or delete it and set data.download: true where a network is available")
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (optionally gzipped) into a numpy array of its stored shape."""
+    """Read an IDX file (optionally gzipped) into a numpy array of its stored shape; a file
+    that is not one (truncated, not gzip, wrong magic) is a :class:`DatasetFormatError`
+    naming the file and the fix."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
+        what = "truncated" if isinstance(err, EOFError) else "not a readable gzip file"
+        raise DatasetFormatError(f"{path} is {what} ({type(err).__name__}: {err}); {FASHION_MNIST_FIX}") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+        raise DatasetFormatError(f"{path} is not an IDX file (bad magic number); {FASHION_MNIST_FIX}")
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code not in IDX_DTYPES:
-        raise ValueError(f"{path}: unsupported IDX element type 0x{dtype_code:02x}")
+        raise DatasetFormatError(f"{path}: unsupported IDX element type 0x{dtype_code:02x}; {FASHION_MNIST_FIX}")
+    if len(raw) < 4 + 4 * ndim:
+        raise DatasetFormatError(f"{path}: header cut short (truncated file?); {FASHION_MNIST_FIX}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=IDX_DTYPES[dtype_code], offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} but holds {data.size} values (truncated file?)")
+    if data.size != math.prod(shape):
+        raise DatasetFormatError(f"{path}: header says {shape} but holds {data.size} values (truncated file?); "
+                                 f"{FASHION_MNIST_FIX}")
     return data.reshape(shape)
 
 
@@ -160,6 +175,14 @@ def load_fashion_mnist(root: str | Path, train: bool, download: bool = False) ->
             "or set data.download: true where a network is available."
         )
     images, labels = read_idx(img_path), read_idx(lbl_path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DatasetFormatError(f"{img_path} holds {images.shape}, not N 28×28 images; {FASHION_MNIST_FIX}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DatasetFormatError(f"{lbl_path} holds labels of shape {labels.shape} for the {len(images)} images of "
+                                 f"{img_path.name}; {FASHION_MNIST_FIX}")
+    if len(labels) and int(labels.max()) >= DATASETS["fashion_mnist"].num_classes:
+        raise DatasetFormatError(f"{lbl_path} holds label {int(labels.max())}; Fashion-MNIST has 10 classes (0..9); "
+                                 f"{FASHION_MNIST_FIX}")
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
 
 
@@ -210,21 +233,51 @@ def load_imagenet16_120(root: str | Path, train: bool, download: bool = False) -
         )
     data, labels = [], []
     for name in files:
-        with open(root / name, "rb") as f:
-            try:
-                entry = ArrayUnpickler(f, root / name).load()
-            except (pickle.UnpicklingError, EOFError) as err:
-                raise DatasetFormatError(f"{root / name} is not a readable NB201 ImageNet16 batch ({err}); replace "
-                                         "it with the original file") from err
-        if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
-            raise DatasetFormatError(f"{root / name} holds no 'data' and 'labels'; it is not an NB201 ImageNet16 "
-                                     "batch")
-        data.append(np.asarray(entry["data"], dtype=np.uint8))
-        labels.extend(entry["labels"])
-    images = np.vstack(data).reshape(-1, 3, 16, 16)
-    label_arr = np.asarray(labels, dtype=np.int64)
+        entry_data, entry_labels = _read_imagenet16_batch(root / name)
+        data.append(entry_data)
+        labels.append(entry_labels)
+    images = np.concatenate(data).reshape(-1, 3, 16, 16)
+    label_arr = np.concatenate(labels)
     keep = (label_arr >= 1) & (label_arr <= 120)
     return ImageSet(torch.from_numpy(images[keep].copy()), torch.from_numpy(label_arr[keep] - 1))
+
+
+IMAGENET16_PIXELS = 3 * 16 * 16
+IMAGENET16_FIX = "replace it with the original file of NAS-Bench-201's ImageNet16 download"
+
+
+def _read_imagenet16_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` (N, 768) uint8 and ``labels`` (N,) int64 in 1..1000 of one NB201 ImageNet16
+    pickle; anything else (unreadable, other keys, shapes, dtypes or label range) is a
+    :class:`DatasetFormatError` naming the file."""
+    try:
+        with open(path, "rb") as f:
+            entry = ArrayUnpickler(f, path).load()
+    except DatasetFormatError:
+        raise
+    except Exception as err:  # a damaged pickle fails in many ways (opcodes, memo, numpy reconstruction …)
+        raise DatasetFormatError(f"{path} is not a readable NB201 ImageNet16 batch ({type(err).__name__}: "
+                                 f"{str(err)[:120]}); {IMAGENET16_FIX}") from err
+    if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
+        raise DatasetFormatError(f"{path} holds no 'data' and 'labels'; it is not an NB201 ImageNet16 batch; "
+                                 f"{IMAGENET16_FIX}")
+    data, labels = entry["data"], entry["labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != IMAGENET16_PIXELS:
+        shown = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DatasetFormatError(f"{path}: 'data' is {shown}, not uint8 (N, {IMAGENET16_PIXELS}) 16×16 RGB images; "
+                                 f"{IMAGENET16_FIX}")
+    try:
+        label_arr = np.asarray(labels)
+    except (ValueError, TypeError) as err:
+        raise DatasetFormatError(f"{path}: 'labels' is not a list of class numbers; {IMAGENET16_FIX}") from err
+    if label_arr.ndim != 1 or len(label_arr) != len(data) or (len(label_arr) and label_arr.dtype.kind not in "iu"):
+        raise DatasetFormatError(f"{path}: 'labels' ({label_arr.dtype} {label_arr.shape}) are not {len(data)} "
+                                 f"integer class numbers, one per image; {IMAGENET16_FIX}")
+    if len(label_arr) and (label_arr.min() < 1 or label_arr.max() > 1000):
+        raise DatasetFormatError(f"{path}: labels range over {label_arr.min()}..{label_arr.max()}, not ImageNet's "
+                                 f"1..1000; {IMAGENET16_FIX}")
+    return data, label_arr.astype(np.int64)
 
 
 LOADERS: dict[str, Callable[[str | Path, bool, bool], ImageSet]] = {

@@ -144,7 +144,8 @@ def run_search(
     the final derived genotype. A leaf in which every architecture's cell is disconnected
     (no path from input to output; :meth:`OpMask.can_connect`) has nothing to search: it is
     not trained, and its log is one row marked ``disconnected`` with NaN losses and
-    accuracies. A non-finite loss or alpha stops the search (:class:`DivergenceError`).
+    accuracies. A non-finite loss or alpha, or a loss 100× its first epoch's, stops the search
+    (:class:`DivergenceError`).
     """
     cfg = search_config(search)
     chash = leaf_config_hash(algorithm_cls, data, mask=mask, network=network, search=search, seed=seed)
@@ -179,7 +180,8 @@ def run_search(
                 seen += len(y_w)
                 bar.update()
         alphas = algo.alphas.detach().cpu()
-        check_finite(label, epoch + 1, float(loss_sum) / seen, resume.rows, alphas=alphas)
+        check_finite(label, epoch + 1, float(loss_sum) / seen, resume.rows, alphas=alphas,
+                     num_classes=data.num_classes)
         lr = algo.end_epoch()
         net.eval()
         weights = algo.arch_weights().detach()

@@ -448,7 +448,8 @@ def run_fused_search(
         train_loss = (loss_sum / seen).tolist()
         train_acc = (100.0 * correct / seen).tolist()
         for i, k in enumerate(live):
-            check_finite(labels[k], epoch + 1, train_loss[i], [r[i] for r in resume.rows], alphas=alphas[i])
+            check_finite(labels[k], epoch + 1, train_loss[i], [r[i] for r in resume.rows], alphas=alphas[i],
+                         num_classes=data.num_classes)
         lr = fused.end_epoch()
         net.eval()
         weights = fused.arch_weights().detach()

@@ -31,24 +31,66 @@ SUPERNET_FORMAT = 2
 
 
 class DivergenceError(RuntimeError):
-    """Training produced a non-finite loss or architecture parameter."""
+    """Training produced a non-finite loss or architecture parameter, or a loss that grew
+    past :data:`LOSS_GROWTH_BOUND` times its reference."""
 
 
 class EmptyEpochError(ValueError):
     """An epoch would run no step: the batch size exceeds the images it draws from."""
 
 
-def check_finite(label: str, epoch: int, loss: float, rows: list[dict], alphas: torch.Tensor | None = None) -> None:
+LOSS_GROWTH_BOUND = 100.0
+"""An epoch whose mean training loss exceeds this many times the reference (the first epoch's
+loss, and at least a uniform guess's ln(classes)) has diverged."""
+
+
+def check_finite(label: str, epoch: int, loss: float, rows: list[dict], alphas: torch.Tensor | None = None,
+                 num_classes: int | None = None) -> None:
     """Raise :class:`DivergenceError` when the epoch's mean loss (or any alpha) is not finite,
-    naming the epoch and the last finite ``train_loss`` of ``rows`` (earlier epochs' log rows)."""
+    naming the epoch and the last finite ``train_loss`` of ``rows`` (earlier epochs' log rows),
+    or when the loss grew past :data:`LOSS_GROWTH_BOUND` × max(first epoch's loss,
+    ln(``num_classes``)) (a run that diverges without reaching inf, e.g. momentum ≥ 1)."""
     bad_alphas = alphas is not None and not bool(torch.isfinite(alphas).all())
+    fix = "Lower the learning rate (or raise grad_clip) and rerun; nothing of this run enters the tables"
     if math.isfinite(loss) and not bad_alphas:
+        first = rows[0]["train_loss"] if rows and math.isfinite(rows[0]["train_loss"]) else None
+        chance = math.log(num_classes) if num_classes and num_classes > 1 else None
+        known = [r for r in (first, chance) if r is not None]
+        if known and loss > LOSS_GROWTH_BOUND * max(known):
+            reference = (f"its first epoch's loss {first:.4g}" if first is not None and first >= (chance or 0)
+                         else f"a uniform guess's loss ln({num_classes}) = {chance:.4g}")
+            raise DivergenceError(f"{label} diverged at epoch {epoch}: training loss {loss:.4g} is more than "
+                                  f"{LOSS_GROWTH_BOUND:g}× {reference}; {fix}")
         return
     finite = [(r["epoch"], r["train_loss"]) for r in rows if math.isfinite(r["train_loss"])]
     last = f"last finite loss {finite[-1][1]:.4g} at epoch {finite[-1][0]}" if finite else "no finite epoch before"
     what = "architecture parameters" if math.isfinite(loss) else f"training loss ({loss})"
-    raise DivergenceError(f"{label} diverged at epoch {epoch}: non-finite {what}; {last}. Lower the learning rate "
-                          "(or raise grad_clip) and rerun; nothing of this run enters the tables")
+    raise DivergenceError(f"{label} diverged at epoch {epoch}: non-finite {what}; {last}. {fix}")
+
+
+class UntrainedSupernetError(RuntimeError):
+    """The base supernet's test accuracy never beat chance by the configured margin."""
+
+
+def check_supernet_learned(train_log: pd.DataFrame, num_classes: int, margin: float | None, source: str) -> None:
+    """Raise :class:`UntrainedSupernetError` when the best ``test_acc`` (%) of a base
+    supernet's ``train_log`` does not exceed chance (100 / ``num_classes``) by ``margin``
+    percentage points; ``margin`` None: no check. ``source`` names the log in the message."""
+    if margin is None:
+        return
+    accuracies = pd.to_numeric(train_log["test_acc"], errors="coerce")
+    if accuracies.notna().sum() == 0:
+        log.warning("%s holds no test accuracy; the base supernet's accuracy is not checked", source)
+        return
+    best = int(accuracies.idxmax())
+    best_acc, chance = float(accuracies[best]), 100.0 / num_classes
+    if best_acc <= chance + margin:
+        raise UntrainedSupernetError(
+            f"base supernet ({source}): its best test accuracy {best_acc:.1f} % (epoch "
+            f"{int(train_log['epoch'][best])} of {len(train_log)}) does not beat chance ({chance:.1f} % for "
+            f"{num_classes} classes) by supernet.chance_margin = {margin:g} points, so metrics would split on noise. "
+            "Train it longer or with another learning rate (supernet.train; delete the protected supernet.pt "
+            "first), or lower supernet.chance_margin (null: no check)")
 
 
 def check_steps(label: str, images: int, batch_size: int) -> None:
@@ -191,7 +233,7 @@ def train_supernet(
         t0 = time.perf_counter()
         train_loss, train_acc = train_epoch(net, train_stream, opt, dev, grad_clip=cfg.grad_clip,
                                             desc=f"supernet epoch {epoch + 1}/{cfg.epochs}", quiet=quiet)
-        check_finite("base supernet", epoch + 1, train_loss, resume.rows)
+        check_finite("base supernet", epoch + 1, train_loss, resume.rows, num_classes=data.num_classes)
         lr = sched.get_last_lr()[0]
         sched.step()
         net.eval()

@@ -1,0 +1,43 @@
+"""`make unlock` in a checkout folder whose name is shell code: the name is data, nothing runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bad_input
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_make_unlock_runs_no_code_from_the_folder_name(tmp_path):
+    if shutil.which("make") is None:
+        pytest.fail("make is needed for the README's commands")
+    folder = tmp_path / 'p$(touch PWNED)`touch PWNED2`"q'
+    folder.mkdir()
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    venv_bin = folder / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "snakemake").write_text("#!/bin/sh\necho unlocked\n")
+    (venv_bin / "snakemake").chmod(0o755)
+    time.sleep(0.05)
+    (folder / ".venv" / ".installed").touch()  # newer than the Makefile: no set-up runs
+    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 60"], cwd=folder)
+    try:
+        time.sleep(0.3)
+        dry = subprocess.run(["make", "-n", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+        assert dry.returncode == 0 and "PWNED" not in dry.stdout  # the recipe holds no folder name
+        refused = subprocess.run(["make", "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0
+        assert f"Snakemake (pid {live.pid}) is still running in {folder};" in refused.stderr, refused.stderr
+    finally:
+        live.kill()
+        live.wait()
+    done = subprocess.run(["make", "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "unlocked" in done.stdout, done.stderr
+    assert not list(tmp_path.rglob("PWNED*")), list(tmp_path.rglob("PWNED*"))
