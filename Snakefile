@@ -54,3 +54,9 @@ rule splits:
     """Only the splitting trees and their split distances, no search: `snakemake splits`."""
     input:
         split_outputs(),
+
+
+rule proxies:
+    """The proxy check: every scalar metric against NB201 accuracy, table and figure: `snakemake proxies`."""
+    input:
+        rules.proxies_table.output,

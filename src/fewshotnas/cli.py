@@ -51,6 +51,17 @@ def parse_options(pairs: list[str]) -> dict:
     return options
 
 
+def check_scalar_metric(metric: str, options: dict) -> None:
+    """Raise ValueError unless ``metric`` is a known scalar metric taking ``options``."""
+    from fewshotnas.metrics import get_metric
+
+    spec = get_metric(metric)
+    if spec.kind != "scalar":
+        raise ValueError(f"metric {metric!r} compares candidates pairwise ({spec.kind}); it gives no "
+                         "per-architecture score. Use it to split (split.methods) instead")
+    spec.check_options(options)
+
+
 def score_command(args: argparse.Namespace) -> None:
     """Print one JSON line per architecture: index, string, metric, score, finite, seconds and
     the data it was scored on (``data``: a dataset or ``noise``; ``data_root``)."""
@@ -61,6 +72,8 @@ def score_command(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)  # an unavailable device fails before any work
     table = load_table(args.table)
     archs = [resolve_arch(a, table) for a in args.archs]
+    options = parse_options(args.option)
+    check_scalar_metric(args.metric, options)  # before any data is read
     dataset, root = choose_data(args.data, args.root, args.config)
     if root is None:
         setup = ProxySetup(args.channels, args.cells, args.classes, 3, args.image_size or 32, args.seed)
@@ -69,8 +82,7 @@ def score_command(args: argparse.Namespace) -> None:
         batches, classes, in_channels, size = dataset_batches(dataset, root, args.batches, args.batch_size, args.seed,
                                                               args.image_size)
         setup = ProxySetup(args.channels, args.cells, classes, in_channels, size, args.seed)
-    records = score_architectures(args.metric, [s for _, s in archs], batches, setup, parse_options(args.option),
-                                  device)
+    records = score_architectures(args.metric, [s for _, s in archs], batches, setup, options, device)
     for (index, _), record in zip(archs, records):  # one record per architecture, in order
         print(json.dumps({"index": index, **record, "data": dataset, "data_root": root}), flush=True)
 
@@ -96,7 +108,6 @@ def proxies_command(args: argparse.Namespace) -> None:
     from fewshotnas.io import setup_logging
     from fewshotnas.metrics.proxy import ProxySetup, synthetic_batches
 
-    setup_logging(None, device=args.device, threads=args.threads)
     config = {}
     if args.config and Path(args.config).is_file():
         config = yaml.safe_load(Path(args.config).read_text()) or {}
@@ -110,6 +121,7 @@ def proxies_command(args: argparse.Namespace) -> None:
     unknown = [m for m in metrics if m not in known]
     if unknown:
         raise ValueError(f"--metric {unknown[0]!r} is not a scalar metric; known: {', '.join(known)}")
+    setup_logging(None, device=args.device, threads=args.threads)
     dataset, root = choose_data(args.data, args.root, args.config)
     image_size = args.image_size or config.get("data", {}).get("image_size")
     if root is None:

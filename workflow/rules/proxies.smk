@@ -1,4 +1,5 @@
-# The proxy check (`snakemake proxies`): not part of `rule all`.
+# The proxy check: scores per metric, then the table and figure (target `proxies` in the
+# Snakefile; not part of `rule all`).
 with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
     _proxy_schema = yaml.safe_load(_f)["properties"]["report"]["properties"]["proxies"]
 SCALAR_METRICS = _proxy_schema["properties"]["metrics"]["items"]["enum"]  # = the registry's (tested)
@@ -9,7 +10,6 @@ PROXY_PARAMS = {k: v for k, v in PROXY_CONFIG.items() if k != "metrics"}
 
 
 localrules:
-    proxies,
     proxies_table,
 
 
@@ -69,9 +69,3 @@ rule proxies_table:
         code=library_hash("proxies.py"),
     script:
         "../scripts/proxies.py"
-
-
-rule proxies:
-    """The proxy check's table and figure: `snakemake proxies`."""
-    input:
-        rules.proxies_table.output,
