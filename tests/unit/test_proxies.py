@@ -81,17 +81,17 @@ def test_published_values_sit_on_cifar10_rows_only():
               synthetic_scores("ntk", -acc, acc)]
     table = proxy_table(pd.concat(frames, ignore_index=True), bootstrap=100, seed=0).set_index(["metric",
                                                                                                  "bench_dataset"])
-    assert table.loc[("synflow", "cifar10"), "published_abs_low"] == PUBLISHED_CIFAR10["synflow"][0]
-    assert table["published_abs_low"].drop(("synflow", "cifar10")).isna().all()  # ntk: TE-NAS gives none
+    assert table.loc[("synflow", "cifar10"), "published_low"] == PUBLISHED_CIFAR10["synflow"][0]
+    assert table["published_low"].drop(("synflow", "cifar10")).isna().all()  # ntk: TE-NAS gives none
     assert pd.isna(table.loc[("ntk", "cifar10"), "published_in_interval"])
 
 
-def test_published_in_interval_compares_magnitudes():
+def test_published_in_interval_compares_signed_values():
     assert published_in_interval(0.70, 0.78, (0.74, 0.74)) is True
-    assert published_in_interval(-0.78, -0.70, (0.74, 0.74)) is True  # |ρ|: the sign is the metric's convention
+    assert published_in_interval(-0.78, -0.70, (0.74, 0.74)) is False  # the published ρ are positive
     assert published_in_interval(0.40, 0.58, (0.59, 0.60)) is False
     assert published_in_interval(0.55, 0.59, (0.59, 0.60)) is True  # ranges meet at 0.59
-    assert published_in_interval(-0.1, 0.2, (0.15, 0.15)) is True  # the interval holds 0: |ρ| ∈ [0, 0.2]
+    assert published_in_interval(-0.1, 0.2, (0.15, 0.15)) is True
     assert published_in_interval(0.1, 0.2, None) is None
     assert published_in_interval(math.nan, math.nan, (0.5, 0.5)) is None
 

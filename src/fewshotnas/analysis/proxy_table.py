@@ -4,7 +4,7 @@ seeded percentile-bootstrap intervals, next to the published values.
 
 Non-finite scores are left out of the correlation and counted. The published values are
 those of *Zero-Cost Proxies for Lightweight NAS* (Abdelfattah, Mehrotra, Dudziak and Lane,
-ICLR 2021), over all 15,625 architectures on CIFAR-10, as |ρ|.
+ICLR 2021), over all 15,625 architectures on CIFAR-10; all of them are positive ρ.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TABLE_COLUMNS = {
     "metric": "string", "bench_dataset": "string", "spearman": "float64", "spearman_low": "float64",
     "spearman_high": "float64", "kendall": "float64", "kendall_low": "float64", "kendall_high": "float64",
     "n_archs": "int64", "n_finite": "int64", "n_nonfinite": "int64", "seconds_per_arch": "float64",
-    "published_abs_low": "float64", "published_abs_high": "float64", "published_in_interval": "boolean",
+    "published_low": "float64", "published_high": "float64", "published_in_interval": "boolean",
 }
 """``proxies.parquet``: one row per metric × NB201 dataset."""
 
@@ -40,7 +40,8 @@ PUBLISHED_CIFAR10: dict[str, tuple[float, float, str]] = {
     "grasp": (0.51, 0.51, ZERO_COST),
     "params": (0.73, 0.73, ZERO_COST),
 }
-"""Published |Spearman ρ| against NB201 CIFAR-10 test accuracy (low, high, source). TE-NAS
+"""Published Spearman ρ against NB201 CIFAR-10 accuracy (low, high, source; a range where the
+paper's figures for the metric differ). TE-NAS
 (Chen, Gong and Wang, ICLR 2021) gives no Spearman ρ of the NTK condition number or of #lr
 alone over the space, so ``ntk`` and ``lr`` have none."""
 
@@ -81,20 +82,18 @@ def correlation(score: np.ndarray, accuracy: np.ndarray, kind: str, *, bootstrap
 
 
 def published_in_interval(low: float, high: float, published: tuple[float, float] | None) -> bool | None:
-    """Whether the published |ρ| range [a, b] meets the interval of |ρ| implied by [low, high];
-    None when there is no published value or no interval."""
+    """Whether the published ρ range [a, b] meets our interval [low, high] (signs count: every
+    published value is a positive ρ); None when there is no published value or no interval."""
     if published is None or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    abs_low = 0.0 if low <= 0 <= high else min(abs(low), abs(high))
-    abs_high = max(abs(low), abs(high))
-    return published[0] <= abs_high and published[1] >= abs_low
+    return published[0] <= high and published[1] >= low
 
 
 def proxy_table(scores: pd.DataFrame, *, bootstrap: int, seed: int, confidence: float = 0.95,
                 bench_datasets: Sequence[str] = BENCH_DATASETS) -> pd.DataFrame:
     """The ``TABLE_COLUMNS`` table from ``SCORE_COLUMNS`` rows: per metric × NB201 dataset the
     correlations and intervals, the architecture counts, mean seconds per architecture and,
-    for CIFAR-10, the published |ρ| and whether it lies in our interval."""
+    for CIFAR-10, the published ρ and whether it lies in our interval."""
     rows = []
     for m_index, (metric, group) in enumerate(sorted(scores.groupby("metric", sort=True), key=lambda kv: kv[0])):
         score = group["score"].to_numpy(dtype=np.float64)
@@ -108,8 +107,8 @@ def proxy_table(scores: pd.DataFrame, *, bootstrap: int, seed: int, confidence: 
                                                seed=seed + 1000 * m_index + 10 * d_index + k_index)
                 row.update({kind: value, f"{kind}_low": low, f"{kind}_high": high})
             published = PUBLISHED_CIFAR10.get(metric) if dataset == "cifar10" else None
-            row.update(published_abs_low=published[0] if published else math.nan,
-                       published_abs_high=published[1] if published else math.nan,
+            row.update(published_low=published[0] if published else math.nan,
+                       published_high=published[1] if published else math.nan,
                        published_in_interval=published_in_interval(row["spearman_low"], row["spearman_high"],
                                                                     published[:2] if published else None))
             rows.append(row)
@@ -127,12 +126,12 @@ def _interval(value: float, low: float, high: float) -> str:
 def proxy_markdown(table: pd.DataFrame, *, description: str = "") -> str:
     """The table as Markdown: one row per metric (papers' order and names), ρ and τ with their
     intervals per NB201 dataset, the finite count, seconds per architecture and the published
-    CIFAR-10 |ρ| with whether it lies in our interval."""
+    CIFAR-10 ρ with whether it lies in our interval."""
     from fewshotnas.analysis.labels import dataset_label, method_label, method_order
 
     datasets = list(dict.fromkeys(table["bench_dataset"]))
     header = ["metric"] + [f"ρ {dataset_label(d)}" for d in datasets] + [f"τ {dataset_label(d)}" for d in datasets]
-    header += ["finite / scored", "s / arch", "published CIFAR-10 |ρ|", "published in interval"]
+    header += ["finite / scored", "s / arch", "published CIFAR-10 ρ", "published in interval"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for metric in method_order(list(table["metric"].unique())):
         rows = table[table["metric"] == metric].set_index("bench_dataset")
@@ -143,8 +142,8 @@ def proxy_markdown(table: pd.DataFrame, *, description: str = "") -> str:
         cells += [_interval(rows.at[d, "kendall"], rows.at[d, "kendall_low"], rows.at[d, "kendall_high"])
                   for d in datasets]
         cells += [f"{first['n_finite']} / {first['n_archs']}", f"{first['seconds_per_arch']:.3f}"]
-        if "cifar10" in rows.index and math.isfinite(rows.at["cifar10", "published_abs_low"]):
-            low, high = rows.at["cifar10", "published_abs_low"], rows.at["cifar10", "published_abs_high"]
+        if "cifar10" in rows.index and math.isfinite(rows.at["cifar10", "published_low"]):
+            low, high = rows.at["cifar10", "published_low"], rows.at["cifar10", "published_high"]
             inside = rows.at["cifar10", "published_in_interval"]
             cells += [f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
                       "n/a" if pd.isna(inside) else ("yes" if inside else "no")]
@@ -152,16 +151,16 @@ def proxy_markdown(table: pd.DataFrame, *, description: str = "") -> str:
             cells += ["not given", "n/a"]
         lines.append("| " + " | ".join(cells) + " |")
     notes = ("ρ: Spearman, τ: Kendall τ-b, against NB201 test accuracy; [low, high]: percentile-bootstrap "
-             "interval. Non-finite scores are left out and counted. Published: |ρ| of Abdelfattah et al., "
+             "interval. Non-finite scores are left out and counted. Published: ρ of Abdelfattah et al., "
              "*Zero-Cost Proxies for Lightweight NAS* (ICLR 2021), all 15,625 architectures, CIFAR-10; "
-             "\"in interval\" compares it with the interval of our |ρ|. Gradient matching compares "
+             "\"in interval\": whether it lies in our interval. Gradient matching compares "
              "candidates pairwise and gives no per-architecture score, so it is not checked.")
     return "\n".join(([description, ""] if description else []) + lines + ["", notes]) + "\n"
 
 
 def plot_proxies(table: pd.DataFrame, path: str | Path, *, description: str = "") -> None:
     """Point-and-interval figure of Spearman ρ per metric (rows) and NB201 dataset (hue), the
-    published CIFAR-10 |ρ| as black diamonds, drawn with the sign of our ρ; PNG + PDF."""
+    published CIFAR-10 ρ as black diamonds; PNG + PDF."""
     from fewshotnas.analysis.labels import dataset_label, method_label, method_order
     from fewshotnas.analysis.plots import plt, save_figure, sns
 
@@ -181,15 +180,13 @@ def plot_proxies(table: pd.DataFrame, path: str | Path, *, description: str = ""
                 ax.plot([low, high], [y, y], color=palette[d_index], linewidth=2)
             ax.plot([value], [y], "o", color=palette[d_index], markersize=6,
                     label=f"NB201 {dataset_label(dataset)}" if m_index == 0 else None)
-    published_label = "published |ρ|, CIFAR-10 (Abdelfattah et al.)"
+    published_label = "published ρ, CIFAR-10 (Abdelfattah et al.)"
     for m_index, metric in enumerate(metrics):
         if metric not in PUBLISHED_CIFAR10:
             continue
         low, high, _ = PUBLISHED_CIFAR10[metric]
-        ours = table[(table["metric"] == metric) & (table["bench_dataset"] == "cifar10")]["spearman"]
-        sign = -1.0 if len(ours) and float(ours.iloc[0]) < 0 else 1.0
         y = m_index + (offsets[datasets.index("cifar10")] if "cifar10" in datasets else 0.0)
-        ax.plot([sign * (low + high) / 2], [y], "D", color="black", markersize=6, markerfacecolor="none",
+        ax.plot([(low + high) / 2], [y], "D", color="black", markersize=6, markerfacecolor="none",
                 markeredgewidth=1.5, label=published_label)
         published_label = None
     ax.axvline(0, color="grey", linewidth=0.8)
