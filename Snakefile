@@ -40,6 +40,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/proxies.smk"
 
 
 # Tables and figures for every configured dataset.
@@ -53,3 +54,9 @@ rule splits:
     """Only the splitting trees and their split distances, no search: `snakemake splits`."""
     input:
         split_outputs(),
+
+
+rule proxies:
+    """The proxy check: every scalar metric against NB201 accuracy, table and figure: `snakemake proxies`."""
+    input:
+        rules.proxies_table.output,

@@ -87,11 +87,13 @@ def test_score_cli_json_lines(capsys, fmnist_root):
     from fewshotnas.metrics.proxy import ProxySetup, synthetic_batches
     from fewshotnas.space import OpMask, build_network, genotype_from_str
 
-    args = ["score", "--metric", "snip", "--channels", "4", "--cells", "1", "--batch-size", "8", "--image-size", "8"]
+    args = ["score", "--metric", "snip", "--channels", "4", "--cells", "1", "--batch-size", "8", "--image-size", "8",
+            "--data", "noise"]
     assert main([*args, "9930", NO_PATH]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["index"] == 9930 and lines[0]["finite"] and lines[0]["metric"] == "snip"
     assert lines[1]["arch_str"] == NO_PATH
+    assert all(line["data"] == "noise" and line["data_root"] is None for line in lines)
     # the same value by hand: seeded fresh network, synthetic batch
     setup = ProxySetup(4, 1, 10, 3, 8, 0)
     batches = synthetic_batches(setup, 1, 8, 0)
@@ -105,14 +107,63 @@ def test_score_cli_json_lines(capsys, fmnist_root):
                  "--dataset", "fashion_mnist", "--root", str(fmnist_root), NO_PATH]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["score"] is None and record["finite"] is False
+    assert record["data"] == "fashion_mnist" and record["data_root"] == str(fmnist_root)
+
+
+def test_score_cli_scores_real_images_by_default(capsys, monkeypatch, fmnist_root):
+    """Without --data: Debian's Fashion-MNIST (here the tiny files standing in for it), the
+    value equal to one computed by hand on those images, not on noise."""
+    from fewshotnas import datafiles
+    from fewshotnas.data import prepare_data
+    from fewshotnas.metrics import MetricContext, get_metric
+    from fewshotnas.space import OpMask, build_network, genotype_from_str
+    from fewshotnas.split.level import metric_batches
+
+    monkeypatch.setattr(datafiles, "DEBIAN_FASHION_MNIST", str(fmnist_root))
+    args = ["score", "--metric", "snip", "--channels", "4", "--cells", "1", "--batch-size", "8", "9930"]
+    assert main(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["data"] == "fashion_mnist" and record["data_root"] == str(fmnist_root)
+    data = prepare_data("fashion_mnist", fmnist_root, subset=16, test_subset=1, seed=0)
+    batches = metric_batches(data, 1, 8, 0, torch.device("cpu"))
+    genotype = genotype_from_str(record["arch_str"])
+    torch.manual_seed(0)
+    net = build_network(genotype, channels=4, cells_per_stage=1, in_channels=1).train()
+    ctx = MetricContext(batches, -1, torch.device("cpu"), {})
+    assert record["score"] == pytest.approx(get_metric("snip").fn(net, OpMask.from_genotype(genotype), ctx))
+    assert main([*args, "--data", "noise"]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] != pytest.approx(record["score"])
+
+
+def test_score_cli_falls_back_to_the_configured_dataset(capsys, monkeypatch, tmp_path, fmnist_root):
+    from fewshotnas import datafiles
+
+    monkeypatch.setattr(datafiles, "DEBIAN_FASHION_MNIST", str(tmp_path / "not-installed"))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"datasets: [fashion_mnist]\ndata:\n  roots:\n    fashion_mnist: {fmnist_root}\n")
+    args = ["score", "--metric", "synflow", "--channels", "2", "--cells", "1", "--batch-size", "4", "1"]
+    assert main([*args, "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out)["data_root"] == str(fmnist_root)
+    # neither installed nor configured: one line naming the folder and the fix
+    config.write_text(f"datasets: [fashion_mnist]\ndata:\n  roots:\n    fashion_mnist: {tmp_path / 'empty'}\n")
+    assert main([*args, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(tmp_path / "not-installed") in err
+    assert str(tmp_path / "empty") in err and "apt-get install dataset-fashion-mnist" in err and "--data noise" in err
+    assert main([*args, "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [(["--metric", "gradientmatching", "1"], "pairwise"),
                                            (["--metric", "nope", "1"], "unknown metric"),
                                            (["--metric", "lr", "--option", "size=3", "1"], "has no option"),
                                            (["--metric", "snip", "99999"], "")])
-def test_score_cli_errors(capsys, args, message):
-    assert main(["score", *args]) == 2
+def test_score_cli_errors(capsys, monkeypatch, tmp_path, args, message):
+    """Bad metrics and architectures fail before any data is looked for (here there is none)."""
+    from fewshotnas import datafiles
+
+    monkeypatch.setattr(datafiles, "DEBIAN_FASHION_MNIST", str(tmp_path / "not-installed"))
+    assert main(["score", *args, "--config", str(tmp_path / "none.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fewshotnas: error:") and message in err
 
@@ -122,7 +173,7 @@ def test_score_cli_lr_tells_architectures_apart(capsys):
     above the samples counted."""
     archs = [str(i) for i in range(0, 15625, 390)][:40]
     assert main(["score", "--metric", "lr", "--channels", "1", "--cells", "1", "--option", "samples=600",
-                 "--option", "repeat=1", *archs]) == 0
+                 "--option", "repeat=1", "--data", "noise", *archs]) == 0
     scores = [json.loads(line)["score"] for line in capsys.readouterr().out.splitlines()]
     assert len(scores) == 40 and all(1 <= s <= 600 for s in scores)
     assert len(set(scores)) >= 15
