@@ -31,8 +31,10 @@ def test_interrupted_search_resumes(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 1800
-    # wait until the supernet is trained and some leaf search is part-way
-    while not (list(res.glob("supernet/**/supernet.pt")) and list(res.glob("_resume/search/*/synflow/**/*.pt"))):
+    # wait until the supernet is trained and a search of a method that scores it (gradient matching;
+    # the zero-cost proxies split from fresh weights, so their searches may run before it) is part-way
+    while not (list(res.glob("supernet/**/supernet.pt"))
+               and list(res.glob("_resume/search/*/gradientmatching/**/*.pt"))):
         assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
         assert time.time() < deadline, "no search resume file appeared"
         time.sleep(0.2)
