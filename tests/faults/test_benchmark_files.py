@@ -3,11 +3,10 @@ and corrupt lookup tables (``benchmark.table``)."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
+from conftest import RunsCode  # noqa: E402  (shared crafted-pickle payload)
 
 from fewshotnas.bench import NB201Table
 from fewshotnas.bench.api import BenchmarkFileError, load_api, read_benchmark_file
@@ -15,16 +14,6 @@ from fewshotnas.bench.nb201 import BenchmarkTableError
 from fewshotnas.cli import main
 
 pytestmark = pytest.mark.fault
-
-
-class RunsCode:
-    """Unpickling this runs a shell command (what a crafted file does)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 def official_shape(archs: list[str]) -> dict:

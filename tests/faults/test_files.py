@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import write_imagenet16
+from conftest import (
+    RunsCode,  # noqa: E402  (shared crafted-pickle payload)
+    write_imagenet16,
+)
 
 from fewshotnas.data.datasets import DatasetFormatError, load_imagenet16_120
 from fewshotnas.files import CheckpointCorrupt, atomic_write, load_checkpoint, save_checkpoint
@@ -19,16 +22,6 @@ from fewshotnas.space import build_network
 from fewshotnas.train.loop import SUPERNET_FORMAT, load_supernet
 
 pytestmark = pytest.mark.fault
-
-
-class RunsCode:
-    """Unpickling this runs a shell command (what a crafted file does)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
 
 
 def supernet_payload():
