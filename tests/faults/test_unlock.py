@@ -12,6 +12,7 @@ import pytest
 pytestmark = pytest.mark.bad_input
 
 ROOT = Path(__file__).resolve().parents[2]
+MAKE = ["make", "--no-print-directory"]  # under `make test`, a nested make would print the folder's name
 
 
 def test_make_unlock_runs_no_code_from_the_folder_name(tmp_path):
@@ -30,14 +31,14 @@ def test_make_unlock_runs_no_code_from_the_folder_name(tmp_path):
     live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 60"], cwd=folder)
     try:
         time.sleep(0.3)
-        dry = subprocess.run(["make", "-n", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+        dry = subprocess.run([*MAKE, "-n", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
         assert dry.returncode == 0 and "PWNED" not in dry.stdout  # the recipe holds no folder name
-        refused = subprocess.run(["make", "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+        refused = subprocess.run([*MAKE, "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
         assert refused.returncode != 0
         assert f"Snakemake (pid {live.pid}) is still running in {folder};" in refused.stderr, refused.stderr
     finally:
         live.kill()
         live.wait()
-    done = subprocess.run(["make", "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*MAKE, "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "unlocked" in done.stdout, done.stderr
     assert not list(tmp_path.rglob("PWNED*")), list(tmp_path.rglob("PWNED*"))
