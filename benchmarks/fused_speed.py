@@ -1,16 +1,18 @@
-"""Fused leaves against separate runs: time and dispatched operators per leaf per DARTS-1st step.
+"""Fused leaves against separate runs: time and dispatched operators per leaf per search step.
 
     .venv/bin/python benchmarks/fused_speed.py --device cpu|cuda --leaves 8
-        [--channels 16 --cells 5 --size 32 --in-channels 3 --batch 64 --rounds 8 --threads 1]
+        [--algorithm darts1] [--channels 16 --cells 5 --size 32 --in-channels 3 --batch 64]
+        [--rounds 8 --threads 1]
 
 K leaves of a depth-log2(K) binary tree (random groups on edges 0, 1, 2, …) are initialised as
-K separate DARTS-1st runs would be; then interleaved rounds time K separate steps against one
-fused step on the same batches. Operators are counted with a TorchDispatchMode over one step
-(every aten operator that computes, i.e. all but views: what a GPU pays a kernel launch for).
-After the rounds the fused alphas are compared with the separate ones. The papers' grid
+K separate runs of the algorithm (the engine with one leaf each) would be; then interleaved
+rounds time K separate steps against one fused step on the same batches. Operators are
+counted with a TorchDispatchMode over one step (every aten operator that computes, i.e. all
+but views: what a GPU pays a kernel launch for). After the rounds the fused alphas are
+compared with the separate ones. The papers' grid
 (``snakemake -n --configfile config/paper.yaml``: every leaf search it plans, by dataset and
-algorithm) is priced with per-leaf step times measured here for each algorithm (fused where
-``search.fuse`` fuses it, separate for DSNAS) at this network size, and the steps per epoch of
+algorithm) is priced with the fused per-leaf step time measured here for each algorithm it
+runs, at this network size, and the steps per epoch of
 each dataset. Prints one JSON line. Figures, not tests: nothing here asserts a time.
 """
 
@@ -30,9 +32,10 @@ import torch
 import yaml
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from fewshotnas.search import get_algorithm
+from fewshotnas.catalog import algorithm_hparams
+from fewshotnas.search import ALGORITHMS
 from fewshotnas.search.common import SearchConfig
-from fewshotnas.search.fused import FUSABLE, FusedSearch
+from fewshotnas.search.engine import stack_leaves
 from fewshotnas.space import OpMask, build_network
 from fewshotnas.train.device import resolve_device
 
@@ -80,20 +83,14 @@ def sync(device: torch.device) -> None:
 
 
 def build(algorithm: str, masks: list[OpMask], args, cfg: SearchConfig, device: torch.device):
-    """K separate algorithms, each initialised as its own run (seed 0), and their fusion from
-    identical copies (or None when the algorithm has no fused form)."""
-    def leaves():
-        out = []
-        for mask in masks:
-            torch.manual_seed(0)
-            net = build_network(mask, channels=args.channels, cells_per_stage=args.cells, num_classes=args.classes,
-                                in_channels=args.in_channels).to(device, memory_format=torch.channels_last)
-            out.append(get_algorithm(algorithm)(net, mask, cfg, device))
-        return out
+    """K one-leaf searchers, each initialised as its own run (seed 0), and the K leaves stacked
+    into one searcher from identical initialisations."""
+    def network(mask):
+        return build_network(mask, channels=args.channels, cells_per_stage=args.cells, num_classes=args.classes,
+                             in_channels=args.in_channels).to(memory_format=torch.channels_last)
 
-    separate = leaves()
-    fused = FusedSearch(leaves(), cfg, device) if algorithm in FUSABLE else None
-    return separate, fused
+    separate = [stack_leaves(algorithm, [m], network, cfg, 0, device) for m in masks]
+    return separate, stack_leaves(algorithm, masks, network, cfg, 0, device)
 
 
 def count_ops(step) -> int:
@@ -114,8 +111,7 @@ def time_rounds(separate, fused, batches, device: torch.device, warmup: int = 2)
             algo.step(x_w, y_w, x_a, y_a)
         sync(device)
         t1 = time.perf_counter()
-        if fused is not None:
-            fused.step(x_w, y_w, x_a, y_a)
+        fused.step(x_w, y_w, x_a, y_a)
         sync(device)
         t2 = time.perf_counter()
         if r >= warmup:
@@ -129,7 +125,7 @@ def grid_days(step_s: dict[str, float], config: Path) -> tuple[float, int]:
     """Device-days of every leaf search of ``config`` at the measured per-leaf step times, and
     how many leaf searches that is (matches are unique output paths of the dry run)."""
     cfg = yaml.safe_load(config.read_text())
-    epochs, batch = cfg["search"]["hparams"]["epochs"], cfg["search"]["hparams"]["batch_size"]
+    hparams = {a: algorithm_hparams(cfg["search"]["hparams"], cfg["search"].get("per_algorithm"), a) for a in step_s}
     counts: dict[tuple[str, str], int] = {}
     out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(ROOT / "Snakefile"), "--directory",
                           str(ROOT), "--configfile", str(config), "--cores", "1"], capture_output=True, text=True,
@@ -143,8 +139,8 @@ def grid_days(step_s: dict[str, float], config: Path) -> tuple[float, int]:
         counts[key] = counts.get(key, 0) + 1
     seconds = 0.0
     for (dataset, algo), n in counts.items():
-        steps = math.floor(TRAIN_IMAGES[dataset] * cfg["data"]["arch_fraction"] / batch)
-        seconds += n * epochs * steps * step_s[algo]
+        steps = math.floor(TRAIN_IMAGES[dataset] * cfg["data"]["arch_fraction"] / hparams[algo]["batch_size"])
+        seconds += n * hparams[algo]["epochs"] * steps * step_s[algo]
     return seconds / 86400, sum(counts.values())
 
 
@@ -152,6 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--leaves", type=int, default=8)
+    parser.add_argument("--algorithm", default="darts1", choices=list(ALGORITHMS))
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cells", type=int, default=5)
     parser.add_argument("--size", type=int, default=32)
@@ -175,29 +172,32 @@ def main() -> None:
         return x.to(device).contiguous(memory_format=torch.channels_last), y.to(device)
 
     batches = [(batch(), batch()) for _ in range(args.rounds + 2)]
-    separate, fused = build("darts1", masks, args, cfg, device)
+    separate, fused = build(args.algorithm, masks, args, cfg, device)
     (x_w, y_w), (x_a, y_a) = batches[0]
     sep_ops = sum(count_ops(lambda a=a: a.step(x_w, y_w, x_a, y_a)) for a in separate) / len(separate)
     fused_ops = count_ops(lambda: fused.step(x_w, y_w, x_a, y_a)) / len(separate)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t_sep, t_fused = time_rounds(separate, fused, batches[1:], device)
-    diff = max(float((fused.alphas[k] - a.alphas).detach().abs().max()) for k, a in enumerate(separate))
+    diff = (max(float((fused.alphas[k] - a.alphas[0]).detach().abs().max()) for k, a in enumerate(separate))
+            if fused.alphas is not None else None)
     result = dict(device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                  torch=torch.__version__, threads=torch.get_num_threads(), leaves=len(masks),
+                  torch=torch.__version__, threads=torch.get_num_threads(), algorithm=args.algorithm,
+                  leaves=len(masks),
                   network=dict(channels=args.channels, cells=args.cells, size=args.size, batch=args.batch),
                   separate_ms_per_leaf_step=round(t_sep * 1e3, 2), fused_ms_per_leaf_step=round(t_fused * 1e3, 2),
                   speedup=round(t_sep / t_fused, 2), separate_ops_per_leaf_step=round(sep_ops, 1),
                   fused_ops_per_leaf_step=round(fused_ops, 1), ops_ratio=round(fused_ops / sep_ops, 3),
+                  ops_ratio_bound=round(1.5 / len(masks), 3),
                   leaf_epoch_s=round(t_fused * CIFAR_STEPS, 1), max_abs_alpha_diff=diff)
     if device.type == "cuda":
         result["fused_peak_gpu_mem_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
     if not args.no_grid:
-        step_s = {"darts1": t_fused}
-        for algo in ("darts2", "snas", "dsnas"):
-            sep, fus = build(algo, masks, args, cfg, device)
-            s, f = time_rounds(sep, fus, batches[: args.grid_rounds + 1], device, warmup=1)
-            step_s[algo] = f if fus is not None else s
+        step_s = {args.algorithm: t_fused}
+        for algo in ALGORITHMS:
+            if algo not in step_s:
+                sep, fus = build(algo, masks, args, cfg, device)
+                step_s[algo] = time_rounds(sep, fus, batches[: args.grid_rounds + 1], device, warmup=1)[1]
         days, searches = grid_days(step_s, ROOT / "config" / "paper.yaml")
         result.update(step_ms_per_leaf={a: round(t * 1e3, 2) for a, t in step_s.items()},
                       paper_grid_leaf_searches=searches, paper_grid_gpu_days=round(days, 2))

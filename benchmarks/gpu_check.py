@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import make_fashion_mnist  # noqa: E402
 from fused_speed import tree_leaves  # noqa: E402
 
+from fewshotnas.catalog import CATALOG  # noqa: E402
 from fewshotnas.data import BatchStream, prepare_data  # noqa: E402
 from fewshotnas.metrics import MetricContext, get_metric, metric_names  # noqa: E402
-from fewshotnas.search import get_algorithm, run_search  # noqa: E402
+from fewshotnas.search import ALGORITHMS, run_search, search_leaves  # noqa: E402
 from fewshotnas.search.common import SearchConfig  # noqa: E402
-from fewshotnas.search.fused import FusedSearch, run_fused_search  # noqa: E402
+from fewshotnas.search.engine import stack_leaves  # noqa: E402
 from fewshotnas.space import OpMask, build_network  # noqa: E402
 from fewshotnas.train.loop import train_epoch  # noqa: E402
 
@@ -74,6 +75,12 @@ def timed_steps(algo, batch_list, dev, sync_check: bool) -> tuple[float, str]:
     return (time.perf_counter() - t0) / max(n, 1), status
 
 
+def finite_state(algo) -> bool:
+    """Alphas (when the algorithm has them) and weights are finite after the timed steps."""
+    tensors = [algo.flat.flat] + ([algo.alphas] if algo.alphas is not None else [])
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=None)
@@ -102,30 +109,26 @@ def main() -> None:
         sync(dev)
         res["supernet_epoch"] = dict(seconds=round(time.perf_counter() - t0, 3), loss=loss, acc=acc,
                                      steps=len(stream))
-        for name in ("darts1", "darts2", "snas", "dsnas"):
+        def network(mask, channels=channels, cells=cells):
+            return build_network(mask, channels=channels, cells_per_stage=cells, num_classes=10,
+                                 in_channels=1).to(memory_format=torch.channels_last)
+
+        cfg = SearchConfig(epochs=4, batch_size=64)
+        for name in ALGORITHMS:  # single-path steps read their sampled ops back once: no sync check
+            sync_check = not CATALOG[name].samples_paths
             for mask_label, mask in (("full", OpMask.full()), ("leaf", LEAF)):
-                torch.manual_seed(0)
-                net = build_network(mask, channels=channels, cells_per_stage=cells, num_classes=10,
-                                    in_channels=1).to(dev, memory_format=torch.channels_last)
-                algo = get_algorithm(name)(net, mask, SearchConfig(epochs=4, batch_size=64), dev)
+                algo = stack_leaves(name, [mask], network, cfg, 0, dev)
                 algo.begin_epoch(1, 4)
-                sec, status = timed_steps(algo, batch_list, dev, sync_check=name != "dsnas")
+                sec, status = timed_steps(algo, batch_list, dev, sync_check=sync_check)
                 res[f"{name}_{mask_label}"] = dict(ms_per_step=round(1000 * sec, 2), sync=status,
-                                                   finite=bool(torch.isfinite(algo.alphas).all()))
+                                                   finite=finite_state(algo))
                 print(label, name, mask_label, res[f"{name}_{mask_label}"], flush=True)
-        # fused: the 8 leaves of a depth-3 tree as one program, sync-checked like the single steps
-        for name in ("darts1", "darts2", "snas", "dsnas"):
-            leaves = []
-            for mask in tree_leaves(8):
-                torch.manual_seed(0)
-                net = build_network(mask, channels=channels, cells_per_stage=cells, num_classes=10,
-                                    in_channels=1).to(dev, memory_format=torch.channels_last)
-                leaves.append(get_algorithm(name)(net, mask, SearchConfig(epochs=4, batch_size=64), dev))
-            fused = FusedSearch(leaves, SearchConfig(epochs=4, batch_size=64), dev)
+            # fused: the 8 leaves of a depth-3 tree as one program, sync-checked like the single steps
+            fused = stack_leaves(name, tree_leaves(8), network, cfg, 0, dev)
             fused.begin_epoch(1, 4)
-            sec, status = timed_steps(fused, batch_list, dev, sync_check=name != "dsnas")
+            sec, status = timed_steps(fused, batch_list, dev, sync_check=sync_check)
             res[f"fused8_{name}"] = dict(ms_per_leaf_step=round(1000 * sec / 8, 2), sync=status,
-                                         finite=bool(torch.isfinite(fused.alphas).all()))
+                                         finite=finite_state(fused))
             print(label, "fused x8", name, res[f"fused8_{name}"], flush=True)
         # metrics on the whole supernet, one candidate each (edge 0, conv3x3 kept)
         torch.manual_seed(0)
@@ -145,21 +148,21 @@ def main() -> None:
         summary[label] = res
     # the real search loop on CUDA: two epochs per algorithm on a leaf, resume files and all
     data = prepare_data("fashion_mnist", root, subset=2000, test_subset=200, image_size=16)
-    for algo_name in ("darts1", "darts2", "snas", "dsnas"):
+    for algo_name in ALGORITHMS:
         t0 = time.perf_counter()
-        log = run_search(get_algorithm(algo_name), data, mask=LEAF, network={"channels": 8, "cells_per_stage": 1},
-                         search={"epochs": 2, "batch_size": 64, "arch_lr": 0.003}, seed=0,
+        log = run_search(algo_name, data, mask=LEAF, network={"channels": 8, "cells_per_stage": 1},
+                         search={"epochs": 2, "batch_size": 64, "arch_lr": 0.003, "rsps_samples": 20}, seed=0,
                          out_final=tmp / f"{algo_name}.pt", resume_path=tmp / f"{algo_name}.resume.pt", device=dev.type,
                          quiet=True)
         summary[f"search_{algo_name}"] = dict(seconds=round(time.perf_counter() - t0, 2),
                                               val_acc=log["val_acc"].tolist(), genotype=log["genotype"].iloc[-1])
         print(algo_name, summary[f"search_{algo_name}"], flush=True)
-    for algo_name in ("darts1", "darts2", "snas", "dsnas"):
+    for algo_name in ALGORITHMS:
         t0 = time.perf_counter()
-        logs = run_fused_search(algo_name, data, masks=tree_leaves(8), network={"channels": 8, "cells_per_stage": 1},
-                                search={"epochs": 2, "batch_size": 64, "arch_lr": 0.003}, seed=0,
-                                out_finals=[tmp / f"f{algo_name}{k}.pt" for k in range(8)],
-                                resume_path=tmp / f"f{algo_name}.resume.pt", device=dev.type, quiet=True)
+        logs = search_leaves(algo_name, data, masks=tree_leaves(8), network={"channels": 8, "cells_per_stage": 1},
+                             search={"epochs": 2, "batch_size": 64, "arch_lr": 0.003, "rsps_samples": 20}, seed=0,
+                             out_finals=[tmp / f"f{algo_name}{k}.pt" for k in range(8)],
+                             resume_path=tmp / f"f{algo_name}.resume.pt", device=dev.type, quiet=True)
         summary[f"fused_search_{algo_name}"] = dict(seconds=round(time.perf_counter() - t0, 2),
                                                     val_acc=[round(x["val_acc"].iloc[-1], 2) for x in logs])
         print("fused", algo_name, summary[f"fused_search_{algo_name}"], flush=True)

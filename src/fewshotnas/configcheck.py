@@ -186,9 +186,29 @@ def plan_errors(config: dict) -> list[str]:
     return errors
 
 
+def per_algorithm_errors(config: dict, schema: dict) -> list[str]:
+    """``search.per_algorithm``: each algorithm's entries may only override keys that
+    ``search.hparams`` sets, and the merged hyperparameters must pass the ``search.hparams``
+    schema (so a per-algorithm value has the same type and range rules)."""
+    search = config.get("search") or {}
+    overrides = search.get("per_algorithm") or {}
+    hparams_schema = schema["properties"]["search"]["properties"]["hparams"]
+    errors = []
+    for name, override in overrides.items():
+        unknown = sorted(set(override) - set(search.get("hparams") or {}))
+        if unknown:
+            errors.append(f"config search.per_algorithm.{name}: {', '.join(unknown)} not in search.hparams; only "
+                          "hyperparameters that search.hparams sets can be overridden per algorithm")
+            continue
+        merged = {**search["hparams"], **override}
+        errors += [line.replace("config ", f"config search.per_algorithm.{name}.", 1).replace(".(top level)", "")
+                   for line in schema_errors(merged, hparams_schema)]
+    return errors
+
+
 def check_config(config: dict, schema: dict) -> list[str]:
     """Every problem above, one line each (empty: the config is usable)."""
-    problems = schema_errors(config, schema)
+    problems = schema_errors(config, schema) or per_algorithm_errors(config, schema)
     if problems:
         return problems
     return float_integer_errors(config, schema) + size_errors(config) + stage1_errors(config) + plan_errors(config)

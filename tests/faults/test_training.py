@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import make_fashion_mnist, run_killed
 
-import fewshotnas.search.common as common
+import fewshotnas.search.engine as engine
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown
 from fewshotnas.bench.lookup import lookup_logs
 from fewshotnas.data import prepare_data
@@ -90,7 +90,7 @@ def test_disconnected_leaf_is_recorded_not_crashed(data, tmp_path, nb201, algo):
 
 def test_kill_mid_search_resumes_at_the_next_epoch(data, tmp_path, monkeypatch, caplog):
     full = search(data, tmp_path, "full")
-    run_killed(monkeypatch, common, "derive_genotype", 3, lambda: search(data, tmp_path, "k"))  # in epoch 3
+    run_killed(monkeypatch, engine, "evaluate_leaves", 3, lambda: search(data, tmp_path, "k"))  # in epoch 3
     with caplog.at_level(logging.INFO, logger="fewshotnas"):
         resumed = search(data, tmp_path, "k")
     assert "resuming search at epoch 2" in caplog.text
@@ -101,11 +101,11 @@ def test_kill_mid_search_resumes_at_the_next_epoch(data, tmp_path, monkeypatch, 
 @pytest.mark.parametrize("change", ["code", "data"])
 def test_resume_file_from_other_code_or_data_is_not_continued(data, fmnist_root, tmp_path, monkeypatch, caplog,
                                                              change):
-    run_killed(monkeypatch, common, "derive_genotype", 2, lambda: search(data, tmp_path, "k"))
+    run_killed(monkeypatch, engine, "evaluate_leaves", 2, lambda: search(data, tmp_path, "k"))
     assert (tmp_path / "k.resume.pt").exists()
     other = data
     if change == "code":
-        monkeypatch.setattr(common, "code_hash", lambda module: "edited-library")
+        monkeypatch.setattr(engine, "code_hash", lambda module: "edited-library")
     else:  # the same config, other images (the dataset folder was replaced)
         other = prepare_data("fashion_mnist", make_fashion_mnist(tmp_path / "other", seed=1), subset=96,
                              test_subset=10, image_size=8)

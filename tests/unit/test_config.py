@@ -101,7 +101,7 @@ def test_workflow_parse_imports_only_the_standard_library():
     """What the Snakefile imports from the library while it is parsed must not pull in numpy,
     pandas or torch: Snakemake's own environment (conda users, cluster nodes) has none of them."""
     code = ("import sys; import fewshotnas.treeshape, fewshotnas.codehash, fewshotnas.configcheck, "
-            "fewshotnas.datafiles; "
+            "fewshotnas.datafiles, fewshotnas.catalog; "
             "heavy = sorted(m for m in ('numpy', 'pandas', 'torch', 'scipy') if m in sys.modules); "
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -110,7 +110,7 @@ def test_workflow_parse_imports_only_the_standard_library():
     rules = (ROOT / "workflow" / "rules" / "common.smk").read_text() + (ROOT / "Snakefile").read_text()
     imported = set(re.findall(r"^from (fewshotnas[\w.]*) import", rules, re.M))
     assert imported == {"fewshotnas.treeshape", "fewshotnas.codehash", "fewshotnas.configcheck",
-                        "fewshotnas.datafiles"}
+                        "fewshotnas.datafiles", "fewshotnas.catalog"}
 
 
 def test_tree_shape_matches_the_space():

@@ -1,4 +1,5 @@
-"""Fused leaves: one program equals K separate runs (network, flat weights, search, resume)."""
+"""Fused leaves: one program of K leaves equals K runs of one (network, flat weights, search,
+resume), for every algorithm."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import pytest
 import torch
 from conftest import run_killed
 
-import fewshotnas.search.fused as fused_module
+import fewshotnas.search.engine as engine_module
 from fewshotnas.data import prepare_data
-from fewshotnas.search import get_algorithm, run_search
+from fewshotnas.search import ALGORITHMS, LeafResult, run_search, search_leaves
 from fewshotnas.search.flat import FlatParameters
-from fewshotnas.search.fused import run_fused_search
 from fewshotnas.space import OpMask
 from fewshotnas.space.fused import FusedNetwork, path_reach, path_useful, reachable_edges, union_mask
 from fewshotnas.space.supernet import build_network
@@ -121,48 +121,64 @@ def test_flat_parameters_alias_and_per_leaf_clipping():
     torch.testing.assert_close(clipped, torch.ones(2), atol=1e-5, rtol=1e-5)  # each leaf clipped to 1 alone
 
 
-def run_both(data, tmp_path, algorithm, masks=LEAVES, epochs=2):
-    search = {**SEARCH, "epochs": epochs}
-    separate = [run_search(get_algorithm(algorithm), data, mask=m, network=NETWORK, search=search, seed=0,
+def run_both(data, tmp_path, algorithm, masks=LEAVES, epochs=2, **hparams):
+    search = {**SEARCH, "epochs": epochs, **hparams}
+    separate = [run_search(algorithm, data, mask=m, network=NETWORK, search=search, seed=0,
                            out_final=tmp_path / f"sep{k}.pt", resume_path=tmp_path / f"sep{k}.resume", quiet=True)
                 for k, m in enumerate(masks)]
-    fused = run_fused_search(algorithm, data, masks=masks, network=NETWORK, search=search, seed=0,
+    fused = search_leaves(algorithm, data, masks=masks, network=NETWORK, search=search, seed=0,
                              out_finals=[tmp_path / f"fused{k}.pt" for k in range(len(masks))],
                              resume_path=tmp_path / "fused.resume", quiet=True)
     return separate, fused
 
 
-def assert_logs_match(separate, fused, tol):
+def assert_logs_match(separate, fused, tol, acc_tol=None):
+    """``acc_tol``: percentage points allowed on accuracies (default ``tol``)."""
     for a, b in zip(separate, fused):
         assert list(a.columns) == list(b.columns)
         assert list(a["genotype"]) == list(b["genotype"]) and list(a["disconnected"]) == list(b["disconnected"])
         for col in ("lr", "train_loss", "train_acc", "val_loss", "val_acc"):
-            np.testing.assert_allclose(b[col], a[col], atol=tol, rtol=tol, err_msg=col)
+            atol = acc_tol if acc_tol is not None and col.endswith("_acc") else tol
+            np.testing.assert_allclose(b[col], a[col], atol=atol, rtol=tol, err_msg=col)
         for col in ("alphas", "arch_probs"):
             np.testing.assert_allclose(np.stack(b[col]), np.stack(a[col]), atol=tol, rtol=tol, err_msg=col)
 
 
 def assert_finals_match(tmp_path, count, tol):
     for k in range(count):
-        a = torch.load(tmp_path / f"sep{k}.pt", weights_only=True)
-        b = torch.load(tmp_path / f"fused{k}.pt", weights_only=True)
-        assert a["config_hash"] == b["config_hash"] and a["disconnected"] == b["disconnected"]
-        if a["disconnected"]:
+        a = LeafResult.load(tmp_path / f"sep{k}.pt")
+        b = LeafResult.load(tmp_path / f"fused{k}.pt")
+        assert a.config_hash == b.config_hash and a.disconnected == b.disconnected
+        if a.disconnected:
             continue
-        assert a["genotype"] == b["genotype"]
-        torch.testing.assert_close(b["alphas"], a["alphas"], atol=tol, rtol=tol)
-        assert b["state_dict"].keys() == a["state_dict"].keys()
+        assert a.genotype == b.genotype and a.fused_leaves == 1 and b.fused_leaves > 1
+        if a.alphas is None:
+            assert b.alphas is None
+        else:
+            torch.testing.assert_close(b.alphas, a.alphas, atol=tol, rtol=tol)
+        torch.testing.assert_close(b.probs, a.probs, atol=tol, rtol=tol)
+        assert b.state_dict.keys() == a.state_dict.keys()
+        reach = reachable_edges(a.mask)
+        for name in a.state_dict:  # unused: step counters (shared when fused), ops of unreached edges
+            parts = name.split(".")
+            if name.endswith("num_batches_tracked") or (len(parts) > 3 and parts[2] == "edges"
+                                                         and not reach[int(parts[3])]):
+                continue
+            torch.testing.assert_close(b.state_dict[name], a.state_dict[name], atol=tol, rtol=tol)
 
 
-@pytest.mark.parametrize("algorithm", ["darts1", "snas", "dsnas"])
+@pytest.mark.parametrize("algorithm", [a for a in ALGORITHMS if a != "darts2"])
 def test_fused_search_equals_separate_runs(data, tmp_path, algorithm):
-    separate, fused = run_both(data, tmp_path, algorithm)
-    assert_logs_match(separate, fused, tol=1e-4)
-    assert_finals_match(tmp_path, len(LEAVES), tol=1e-4)
+    """In float32 the kernels of K leaves and of one sum in different orders. Adam turns the
+    rounding of near-zero alpha gradients into steps of ±arch_lr, which this tiny network
+    amplifies, so the float32 check takes a small arch_lr (exactness: the float64 test)."""
+    separate, fused = run_both(data, tmp_path, algorithm, arch_lr=1e-5)
+    assert_logs_match(separate, fused, tol=1e-3, acc_tol=100 / 48 + 0.01)  # one of 48 images
+    assert_finals_match(tmp_path, len(LEAVES), tol=1e-2)
     assert not (tmp_path / "fused.resume").exists()
 
 
-@pytest.mark.parametrize("algorithm", ["darts1", "darts2", "snas", "dsnas"])
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_fused_search_equals_separate_runs_float64(data, tmp_path, algorithm, float64):
     """DARTS-2nd's finite-difference hypergradient amplifies float32 rounding (different kernels,
     different summation order) and Adam's normalisation turns it into different steps on
@@ -172,28 +188,29 @@ def test_fused_search_equals_separate_runs_float64(data, tmp_path, algorithm, fl
     assert_finals_match(tmp_path, len(LEAVES), tol=1e-7)
 
 
-@pytest.mark.parametrize("algorithm", ["snas", "dsnas"])
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_killed_fused_search_resumes(data, tmp_path, monkeypatch, algorithm):
     masks = LEAVES[:3]
     kwargs = dict(masks=masks, network=NETWORK, search={**SEARCH, "epochs": 3}, seed=0, quiet=True)
-    full = run_fused_search(algorithm, data, out_finals=[tmp_path / f"a{k}.pt" for k in range(3)],
+    full = search_leaves(algorithm, data, out_finals=[tmp_path / f"a{k}.pt" for k in range(3)],
                             resume_path=tmp_path / "a.resume", **kwargs)
     outs = [tmp_path / f"b{k}.pt" for k in range(3)]
-    run_killed(monkeypatch, fused_module, "evaluate_leaves", 2,  # in epoch 2
-               lambda: run_fused_search(algorithm, data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs))
+    run_killed(monkeypatch, engine_module, "evaluate_leaves", 2,  # in epoch 2
+               lambda: search_leaves(algorithm, data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs))
     assert (tmp_path / "b.resume").exists() and not any(p.exists() for p in outs)
     torch.manual_seed(12345)  # a fresh process would not share the killed run's RNG state
-    resumed = run_fused_search(algorithm, data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs)
+    resumed = search_leaves(algorithm, data, out_finals=outs, resume_path=tmp_path / "b.resume", **kwargs)
     for a, b in zip(full, resumed):
         pd.testing.assert_frame_equal(a.drop(columns="epoch_seconds"), b.drop(columns="epoch_seconds"))
     for k in range(3):
-        a, b = (torch.load(tmp_path / f"{n}{k}.pt", weights_only=True) for n in "ab")
-        torch.testing.assert_close(a["alphas"], b["alphas"])
-        for name in a["state_dict"]:
-            torch.testing.assert_close(a["state_dict"][name], b["state_dict"][name])
+        a, b = (LeafResult.load(tmp_path / f"{n}{k}.pt") for n in "ab")
+        assert a.genotype == b.genotype
+        torch.testing.assert_close(a.probs, b.probs)
+        for name in a.state_dict:
+            torch.testing.assert_close(a.state_dict[name], b.state_dict[name])
 
 
 def test_unknown_algorithm_is_a_clear_error(data, tmp_path):
-    with pytest.raises(ValueError, match="enas.*no fused implementation.*search.fuse: none"):
-        run_fused_search("enas", data, masks=LEAVES[:1], network=NETWORK, search=SEARCH, seed=0,
+    with pytest.raises(ValueError, match="unknown search algorithm 'enas'; known: darts1"):
+        search_leaves("enas", data, masks=LEAVES[:1], network=NETWORK, search=SEARCH, seed=0,
                          out_finals=[tmp_path / "x.pt"], resume_path=tmp_path / "x.resume")

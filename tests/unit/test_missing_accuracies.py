@@ -23,6 +23,7 @@ from fewshotnas.analysis.stage1 import Stage1Config, leaf_stage1, mass_rows, sta
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown, to_markdown
 from fewshotnas.bench.lookup import LOOKUP_COLUMNS, lookup_logs
 from fewshotnas.space import OpMask, build_network
+from fewshotnas.space.supernet import uniform_weights
 
 FINAL = {0: 90.00, 1: 91.91, 2: 93.21}  # leaf → NB201 accuracy of its final architecture
 
@@ -144,7 +145,7 @@ def test_leaf_stage1_on_a_table_with_missing_accuracies(nb201_missing):
     calib = [torch.randn(4, 1, 8, 8)]
     evaluation = [(torch.randn(6, 1, 8, 8), torch.randint(0, 3, (6,)))]
     cfg = Stage1Config(sample=400, mass_fractions=(0.01, 0.5), top_fractions=(0.5,))
-    rows = leaf_stage1(net, torch.zeros(6, 5), mask, nb201_missing, "cifar10", leaf=1, cfg=cfg, calib=calib,
+    rows = leaf_stage1(net, uniform_weights(mask), mask, nb201_missing, "cifar10", leaf=1, cfg=cfg, calib=calib,
                        evaluation=evaluation)
     member = nb201_missing.in_mask(mask)
     known = int(np.sum(member & nb201_missing.frame["cifar10"].notna().to_numpy()))

@@ -1,4 +1,5 @@
-"""DARTS on a leaf: mask respected, determinism, and resume equal to an uninterrupted run."""
+"""One leaf searched alone, every algorithm: mask respected, determinism, and resume equal to an
+uninterrupted run."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import pytest
 import torch
 from conftest import run_killed
 
-import fewshotnas.search.common as common
+import fewshotnas.search.engine as engine
 from fewshotnas.data import prepare_data
 from fewshotnas.files import CheckpointError
-from fewshotnas.search import derive_genotype, get_algorithm, masked_logits, run_search
+from fewshotnas.search import ALGORITHMS, LeafResult, derive_genotype, get_algorithm, masked_logits, run_search
 from fewshotnas.search.darts import Darts1st
 from fewshotnas.space import OpMask, genotype_from_str
 
@@ -61,15 +62,15 @@ def test_search_log_and_genotypes_stay_in_leaf(data, tmp_path):
     assert len(log["alphas"].iloc[0]) == 30 and len(log["arch_probs"].iloc[0]) == 30
     probs = torch.tensor(list(log["arch_probs"].iloc[-1])).view(6, 5)
     assert torch.all(probs[~MASK.to_tensor()] == 0)
-    final = torch.load(tmp_path / "a.pt", weights_only=True)
-    assert final["genotype"] == log["genotype"].iloc[-1] and final["mask"] == MASK.to_bits()
+    final = LeafResult.load(tmp_path / "a.pt")
+    assert final.genotype == tuple(genotype_from_str(log["genotype"].iloc[-1])) and final.mask == MASK
     assert not (tmp_path / "a.resume.pt").exists()
     # the alphas moved from their 1e-3 initialisation
-    assert float(final["alphas"].abs().max()) > 1e-2
+    assert float(final.alphas.abs().max()) > 1e-2
 
 
-ALL = [get_algorithm(n) for n in ("darts1", "darts2", "snas", "dsnas")]
-IDS = ["darts1", "darts2", "snas", "dsnas"]
+ALL = [get_algorithm(n) for n in ALGORITHMS]
+IDS = list(ALGORITHMS)
 
 
 @pytest.mark.parametrize("algorithm", ALL, ids=IDS)
@@ -84,21 +85,22 @@ def test_same_seed_same_log(data, tmp_path, algorithm):
 @pytest.mark.parametrize("algorithm", [*ALL, NoisyDarts], ids=[*IDS, "global-rng"])
 def test_resume_equals_uninterrupted(data, tmp_path, monkeypatch, algorithm):
     full = search(data, tmp_path, "full", algorithm=algorithm)
-    run_killed(monkeypatch, common, "derive_genotype", 2,  # in epoch 2
+    run_killed(monkeypatch, engine, "evaluate_leaves", 2,  # in epoch 2
                lambda: search(data, tmp_path, "killed", algorithm=algorithm))
     assert (tmp_path / "killed.resume.pt").exists() and not (tmp_path / "killed.pt").exists()
     torch.manual_seed(12345)  # a fresh process would not share the killed run's RNG state
     resumed = search(data, tmp_path, "killed", algorithm=algorithm)
     pd.testing.assert_frame_equal(without_times(resumed), without_times(full))
-    a = torch.load(tmp_path / "full.pt", weights_only=True)
-    b = torch.load(tmp_path / "killed.pt", weights_only=True)
-    torch.testing.assert_close(a["alphas"], b["alphas"])
-    for k in a["state_dict"]:
-        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k])
+    a, b = LeafResult.load(tmp_path / "full.pt"), LeafResult.load(tmp_path / "killed.pt")
+    assert a.genotype == b.genotype
+    if a.alphas is not None:
+        torch.testing.assert_close(a.alphas, b.alphas)
+    for k in a.state_dict:
+        torch.testing.assert_close(a.state_dict[k], b.state_dict[k])
 
 
 def test_stale_resume_restarts_and_corrupt_resume_fails(data, tmp_path, monkeypatch):
-    run_killed(monkeypatch, common, "derive_genotype", 2, lambda: search(data, tmp_path, "x"))
+    run_killed(monkeypatch, engine, "evaluate_leaves", 2, lambda: search(data, tmp_path, "x"))
     assert (tmp_path / "x.resume.pt").exists()
     other = {**SEARCH, "lr": 0.1}
     restarted = search(data, tmp_path, "x", search=other)  # config changed after the kill: start afresh
@@ -110,11 +112,11 @@ def test_stale_resume_restarts_and_corrupt_resume_fails(data, tmp_path, monkeypa
 
 
 def test_unknown_algorithm():
-    with pytest.raises(ValueError, match="known: darts1, darts2, dsnas, snas"):
+    with pytest.raises(ValueError, match="known: darts1, darts2, darts_minus, snas, dsnas, gdas, drnas, rsps"):
         get_algorithm("enas")
 
 
-@pytest.mark.parametrize("algorithm", ["snas", "dsnas"])
+@pytest.mark.parametrize("algorithm", ["snas", "dsnas", "gdas"])
 def test_sampled_validation_runs_on_batch_statistics_and_leaves_training_alone(data, tmp_path, algorithm):
     """``validation: sampled`` (the default): SNAS/DSNAS validate on architectures drawn per batch
     with BatchNorm on batch statistics, reproducibly; training (weights, BN running statistics,

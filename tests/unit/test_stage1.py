@@ -19,6 +19,7 @@ from fewshotnas.analysis.stage1 import (
     sampling_mass,
 )
 from fewshotnas.space import OpMask, build_network
+from fewshotnas.space.supernet import uniform_weights
 
 
 def test_alphas_with_all_mass_on_one_architecture(nb201):
@@ -89,7 +90,7 @@ def test_leaf_stage1_rows(nb201):
     calib = [torch.randn(4, 1, 8, 8)]
     evaluation = [(torch.randn(6, 1, 8, 8), torch.randint(0, 3, (6,)))]
     cfg = Stage1Config(sample=7, mass_fractions=(0.01, 0.5), top_fractions=(0.5,))
-    rows = leaf_stage1(net, torch.zeros(6, 5), mask, nb201, "cifar10", leaf=2, cfg=cfg, calib=calib,
+    rows = leaf_stage1(net, uniform_weights(mask), mask, nb201, "cifar10", leaf=2, cfg=cfg, calib=calib,
                        evaluation=evaluation)
     kinds = {(r["statistic"], r["subset"]) for r in rows}
     assert kinds == {("mass", 0.01), ("mass", 0.5), ("spearman", 1.0), ("kendall", 1.0), ("spearman", 0.5),

@@ -1,4 +1,5 @@
 # Shared helpers: paths, wildcard constraints, config checks and code hashes.
+from fewshotnas.catalog import algorithm_hparams, search_runtime_minutes  # noqa: E402  (standard library only)
 from fewshotnas.codehash import script_hash  # noqa: E402
 from fewshotnas.datafiles import dataset_digest, missing_dataset  # noqa: E402  (standard library only)
 from fewshotnas.treeshape import TreeShape  # noqa: E402
@@ -9,8 +10,7 @@ SEARCH_METHODS = SPLIT_METHODS + (["nosplit"] if config["search"]["nosplit"] els
 ALGORITHMS = list(config["search"]["algorithms"])
 SPLIT_SEED = config["split"]["seeds"][0]  # the tree the searches use
 FUSE = config["search"]["fuse"]  # none | tree | dataset
-FUSABLE = ("darts1", "darts2", "snas", "dsnas")  # algorithms with a fused implementation (fewshotnas.search.fused)
-FUSED_ALGORITHMS = [a for a in ALGORITHMS if a in FUSABLE] if FUSE != "none" else []
+FUSED_ALGORITHMS = ALGORITHMS if FUSE != "none" else []  # the engine fuses every algorithm
 SUPERNET_SEED = config["supernet"]["seed"]
 API_FILE = config["benchmark"].get("api_file")  # the official benchmark file, if the user has it
 if API_FILE:
@@ -36,6 +36,18 @@ try:  # cross-field checks the JSON schema cannot express
     SPLIT_CONFIG = TreeShape(**SPLIT_PARAMS)
 except ValueError as err:
     raise WorkflowError(f"config split: {err}")
+try:
+    SEARCH_HPARAMS = {
+        a: algorithm_hparams(config["search"]["hparams"], config["search"].get("per_algorithm"), a) for a in ALGORITHMS
+    }
+except ValueError as err:
+    raise WorkflowError(str(err))
+_unused = sorted(set(config["search"].get("per_algorithm") or {}) - set(ALGORITHMS))
+if _unused:
+    raise WorkflowError(
+        f"config search.per_algorithm sets {_unused}, which search.algorithms does not run; "
+        "add them to search.algorithms or remove their entries"
+    )
 if isinstance(config["search"]["seeds"], dict):
     _missing = [a for a in ALGORITHMS if a not in config["search"]["seeds"]]
     if _missing:

@@ -1,6 +1,6 @@
 rule search_leaf:
     """Search one leaf from fresh weights with one algorithm and seed; resumes after a kill.
-    With search.fuse, only algorithms without a fused implementation (and nosplit) run here."""
+    With search.fuse: tree, only nosplit runs here."""
     input:
         unpack(search_inputs),
     output:
@@ -15,10 +15,10 @@ rule search_leaf:
     threads: config["threads"]
     resources:
         mem_mb=8000,
-        runtime=24 * 60,
+        runtime=lambda wc: search_runtime_minutes(wc.algo),  # DARTS-1st 24 h, scaled by the catalog's step cost
     params:
         network=config["network"],
-        search=config["search"]["hparams"],
+        search=lambda wc: SEARCH_HPARAMS[wc.algo],
         device=config["device"],
         resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/leaf{{leaf}}.pt",
         code=library_hash("search_leaf.py"),
@@ -27,7 +27,7 @@ rule search_leaf:
 
 
 # search.fuse: the leaves of one tree (or every tree of a dataset) searched as one program,
-# each leaf's outputs exactly as search_leaf writes them (fewshotnas.search.fused).
+# each leaf's outputs exactly as search_leaf writes them (fewshotnas.search.engine).
 if FUSE == "tree":
 
     ruleorder: search_tree > search_leaf
@@ -52,10 +52,10 @@ if FUSE == "tree":
         threads: config["threads"]
         resources:
             mem_mb=8000,
-            runtime=24 * 60,
+            runtime=lambda wc: search_runtime_minutes(wc.algo),
         params:
             network=config["network"],
-            search=config["search"]["hparams"],
+            search=lambda wc: SEARCH_HPARAMS[wc.algo],
             device=config["device"],
             resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.pt",
             code=library_hash("search_fused.py"),
@@ -86,10 +86,10 @@ if FUSE == "dataset":
         threads: config["threads"]
         resources:
             mem_mb=16000,
-            runtime=24 * 60,
+            runtime=lambda wc: search_runtime_minutes(wc.algo, 48 * 60),
         params:
             network=config["network"],
-            search=config["search"]["hparams"],
+            search=lambda wc: SEARCH_HPARAMS[wc.algo],
             device=config["device"],
             methods=SEARCH_METHODS,
             resume=f"{R}/_resume/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.pt",

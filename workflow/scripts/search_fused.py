@@ -1,7 +1,7 @@
-"""Adapter: rules search_tree / search_dataset → fewshotnas.search.fused.run_fused_search."""
+"""Adapter: rules search_tree / search_dataset → fewshotnas.search.search_leaves (K leaves)."""
 from fewshotnas.data import load_prepared
 from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic
-from fewshotnas.search.fused import run_fused_search
+from fewshotnas.search import search_leaves
 from fewshotnas.space import OpMask
 from fewshotnas.split import leaf_masks
 
@@ -25,7 +25,7 @@ for method in methods:
 if len(masks) != len(snakemake.output.logs):
     raise RuntimeError(f"the trees have {len(masks)} leaves but the rule expects {len(snakemake.output.logs)}; "
                        "rerun the split stage (snakemake --forcerun split_level)")
-logs = run_fused_search(
+logs = search_leaves(
     wc.algo,
     load_prepared(snakemake.input.data),
     masks=masks,

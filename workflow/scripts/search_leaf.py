@@ -1,7 +1,7 @@
-"""Adapter: rule search_leaf → fewshotnas.search.run_search on one leaf's mask."""
+"""Adapter: rule search_leaf → fewshotnas.search.run_search (the engine with one leaf)."""
 from fewshotnas.data import load_prepared
 from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic
-from fewshotnas.search import get_algorithm, run_search
+from fewshotnas.search import run_search
 from fewshotnas.space import OpMask
 from fewshotnas.split import leaf_masks
 
@@ -14,7 +14,7 @@ else:
     mask = OpMask.full()
 log.info("leaf %d: %s (%d architectures)", leaf, mask.describe(), mask.num_archs)
 search_log = run_search(
-    get_algorithm(snakemake.wildcards.algo),
+    snakemake.wildcards.algo,
     load_prepared(snakemake.input.data),
     mask=mask,
     network=snakemake.params.network,

@@ -3,16 +3,19 @@ identifiers (``nosplit``, ``lr``, ``darts1``); Markdown and figures show these l
 
 from __future__ import annotations
 
+from fewshotnas.catalog import ALGORITHM_NAMES, CATALOG
+
 METHOD_ORDER = ("nosplit", "random", "gradientmatching", "gradnorm", "jacobcov", "snip", "grasp", "synflow", "ntk",
                 "lr", "params")
 """Rows of Tables 1–3 of the metric-splitting paper."""
 
 METHOD_LABELS = {"nosplit": "no splitting", "lr": "#lr", "params": "#params"}
 
-ALGORITHM_ORDER = ("darts1", "darts2", "snas", "dsnas")
-"""Columns of Tables 1–3."""
+ALGORITHM_ORDER = ALGORITHM_NAMES
+"""Columns of Tables 1–3: the catalog's order (DARTS-1st, DARTS-2nd, DARTS-, SNAS, DSNAS, GDAS,
+DrNAS, RSPS)."""
 
-ALGORITHM_LABELS = {"darts1": "DARTS-1st", "darts2": "DARTS-2nd", "snas": "SNAS", "dsnas": "DSNAS"}
+ALGORITHM_LABELS = {name: info.label for name, info in CATALOG.items()}
 
 
 def _ordered(names: list[str], order: tuple[str, ...]) -> list[str]:
@@ -27,7 +30,7 @@ def method_order(methods: list[str]) -> list[str]:
 
 
 def algorithm_order(algorithms: list[str]) -> list[str]:
-    """The papers' column order: DARTS-1st, DARTS-2nd, SNAS, DSNAS (others after, sorted)."""
+    """The catalog's column order (:data:`ALGORITHM_ORDER`; others after, sorted)."""
     return _ordered(algorithms, ALGORITHM_ORDER)
 
 

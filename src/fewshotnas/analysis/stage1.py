@@ -4,8 +4,9 @@ and shared weights, before any architecture is picked) points at good architectu
 (anonymous, ICLR 2022 submission) §4.1, and the top-architecture rank correlation of
 *Generalizing few-shot NAS with gradient matching* (Hu, Wang, Hong, Li, Hsieh and Feng), Table 7.
 
-* **Sampling mass**: the final alphas, softmaxed per edge over the leaf's allowed ops, define
-  a categorical distribution over the leaf's architectures (the product over edges). We
+* **Sampling mass**: the leaf's learned distribution over ops per edge (the final alphas
+  softmaxed over the leaf's allowed ops; DrNAS: the Dirichlet mean; RSPS: uniform, by
+  construction) defines a distribution over the leaf's architectures (the product over edges). We
   report the mass it puts on architectures at least as good as the space's top fraction f,
   against uniform sampling over the leaf (the share of the leaf's architectures there).
 * **One-shot ranking**: a seeded sample of the leaf's architectures is evaluated with the
@@ -40,8 +41,7 @@ from torch import nn
 
 from fewshotnas.bench import NB201Table
 from fewshotnas.data import BatchStream, PreparedData
-from fewshotnas.files import load_checkpoint
-from fewshotnas.search.common import SEARCH_FORMAT
+from fewshotnas.search.result import LeafResult
 from fewshotnas.space import NUM_EDGES, Network, OpMask
 from fewshotnas.train.device import configure_torch, resolve_device
 from fewshotnas.train.loop import new_network
@@ -90,7 +90,13 @@ def sampling_mass(alphas: torch.Tensor | np.ndarray, mask: OpMask, ops: np.ndarr
     """Probability of each architecture ``ops`` ((n, 6) op indices, all in ``mask``) under the
     per-edge softmax of ``alphas``: Π_e softmax(α_e)[op_e]. Over all the leaf's architectures
     it sums to 1."""
-    probs = masked_softmax(alphas, mask)
+    return distribution_mass(masked_softmax(alphas, mask), ops)
+
+
+def distribution_mass(probs: torch.Tensor | np.ndarray, ops: np.ndarray) -> np.ndarray:
+    """Probability of each architecture ``ops`` ((n, 6) op indices) under the per-edge op
+    distribution ``probs`` (6, 5): Π_e probs[e, op_e]."""
+    probs = np.asarray(probs, dtype=np.float64).reshape(NUM_EDGES, -1)
     return np.prod(probs[np.arange(NUM_EDGES), ops], axis=1)
 
 
@@ -179,16 +185,17 @@ def one_shot_accuracy(net: Network, genotypes: Sequence[tuple[int, ...]], calib:
     return out
 
 
-def leaf_stage1(net: Network, alphas: torch.Tensor, mask: OpMask, table: NB201Table, bench_dataset: str, *,
+def leaf_stage1(net: Network, probs: torch.Tensor, mask: OpMask, table: NB201Table, bench_dataset: str, *,
                 leaf: int, cfg: Stage1Config, calib: list[torch.Tensor],
                 evaluation: list[tuple[torch.Tensor, torch.Tensor]]) -> list[dict]:
     """Sampling-mass and ranking rows (without the run's key columns) of one searched leaf,
-    over the architectures with a known benchmark accuracy (the module's docstring)."""
+    over the architectures with a known benchmark accuracy (the module's docstring). ``probs``:
+    (6, 5) the leaf's learned op distribution (:attr:`LeafResult.probs`)."""
     acc_all = table.frame[bench_dataset].to_numpy(dtype=float)
     known_all = ~np.isnan(acc_all)
     member = np.flatnonzero(table.in_mask(mask))
     ops = table.op_matrix()[member]
-    mass = sampling_mass(alphas, mask, ops)
+    mass = distribution_mass(probs, ops)
     thresholds = {f: float(np.quantile(acc_all[known_all], 1.0 - f)) if known_all.any() else math.nan
                   for f in cfg.mass_fractions}
     rows = mass_rows(mass, acc_all[member], thresholds)
@@ -223,15 +230,14 @@ def stage1_batches(data: PreparedData, cfg: Stage1Config, device: torch.device
 
 
 def load_leaf_result(path: str | Path, data: PreparedData) -> tuple[Network, torch.Tensor, OpMask] | None:
-    """A searched leaf's final supernet (weights loaded, eval mode), alphas (6, 5) and mask,
-    from the ``final.pt`` a search writes; None for a disconnected leaf (nothing was searched)."""
-    ckpt = load_checkpoint(path, kind="leaf search result", format_version=SEARCH_FORMAT)
-    mask = OpMask.from_bits(ckpt["mask"])
-    if ckpt.get("disconnected"):
+    """A searched leaf's final supernet (weights loaded, eval mode), learned op distribution
+    (6, 5) and mask, from the ``final.pt`` a search writes; None for a disconnected leaf."""
+    result = LeafResult.load(path)
+    if result.disconnected:
         return None
-    net = new_network(data, ckpt["network"], mask)
-    net.load_state_dict(ckpt["state_dict"])
-    return net.eval(), ckpt["alphas"], mask
+    net = new_network(data, result.network, result.mask)
+    net.load_state_dict(result.state_dict)
+    return net.eval(), result.probs, result.mask
 
 
 def run_stage1(finals: dict[int, str | Path], data: PreparedData, table: NB201Table, *, bench_dataset: str,
@@ -249,9 +255,9 @@ def run_stage1(finals: dict[int, str | Path], data: PreparedData, table: NB201Ta
         if loaded is None:
             log.info("%s leaf %d: disconnected, skipped", label, leaf)
             continue
-        net, alphas, mask = loaded
+        net, probs, mask = loaded
         t0 = time.perf_counter()
-        leaf_rows = leaf_stage1(net.to(dev), alphas, mask, table, bench_dataset, leaf=leaf, cfg=cfg, calib=calib,
+        leaf_rows = leaf_stage1(net.to(dev), probs, mask, table, bench_dataset, leaf=leaf, cfg=cfg, calib=calib,
                                 evaluation=evaluation)
         rows += leaf_rows
         overall = {r["statistic"]: r["value"] for r in leaf_rows if r["subset"] == 1.0}

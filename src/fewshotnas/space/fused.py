@@ -181,18 +181,23 @@ class FusedNetwork(nn.Module):
                 out[name] = leaf.cpu().clone()
         return out
 
-    def expanded_weights(self, arch_weights: torch.Tensor) -> dict[int, torch.Tensor]:
+    def expanded_weights(self, arch_weights: torch.Tensor, reach: torch.Tensor | None = None
+                         ) -> dict[int, torch.Tensor]:
         """Per cell width c: (6, 5, K·c, 1, 1) per-channel op weights, ``arch_weights`` (K, 6, 5)
-        times the edge reachability of each leaf."""
-        w = (arch_weights * self.reach.to(arch_weights.dtype)).permute(1, 2, 0)  # (6, 5, K)
+        times the edge reachability of each leaf (``reach`` (K, 6, 1); default the masks')."""
+        reach = self.reach if reach is None else reach
+        w = (arch_weights * reach.to(arch_weights.dtype)).permute(1, 2, 0)  # (6, 5, K)
         return {c: w.unsqueeze(-1).expand(NUM_EDGES, NUM_OPS, self.leaves, c)
                 .reshape(NUM_EDGES, NUM_OPS, self.leaves * c, 1, 1) for c in set(self.cell_channels)}
 
-    def forward(self, x: torch.Tensor, arch_weights: torch.Tensor, run_mask: OpMask | None = None) -> torch.Tensor:
-        """``run_mask``: the ops to compute (a subset of the union; default the union), e.g. the
-        union of the leaves' sampled paths."""
+    def forward(self, x: torch.Tensor, arch_weights: torch.Tensor, run_mask: OpMask | None = None,
+                reach: torch.Tensor | None = None) -> torch.Tensor:
+        """``run_mask``: the ops to compute (default the union), e.g. the union of the leaves'
+        sampled paths; ops without parameters (skip, pooling) may lie outside the union.
+        ``reach``: (K, 6, 1) per-leaf edge reachability to use instead of the masks' (an
+        auxiliary skip on every edge reaches every node)."""
         run_ops = run_ops_of(run_mask or self.union)
-        per_width = self.expanded_weights(arch_weights)
+        per_width = self.expanded_weights(arch_weights, reach)
         h = self.stem(x)
         width = self.config["channels"]
         for layer in self.layers:

@@ -1,0 +1,94 @@
+"""RSPS, random search with parameter sharing (Li & Talwalkar, *Random search and
+reproducibility for neural architecture search*, UAI 2019), as GM-NAS and *Picking up the
+pieces* run it on NAS-Bench-201: each step trains one architecture drawn uniformly from the
+leaf (one op per edge, uniform over the leaf's ops; only those ops run) on the weight batch.
+There are no architecture weights; the architecture batch is not used for training.
+
+The search's result after an epoch is the best of ``rsps_samples`` (100) architectures drawn
+uniformly from the leaf by one-shot validation accuracy: each is scored on one batch of the
+architecture half (``batch_size`` images, in order, batch after batch) with the shared weights and
+BatchNorm on that batch's statistics, as NAS-Bench-201's RSPS scores its candidates. The
+draws depend on the search seed and the epoch only, so K leaves together pick as each alone.
+The per-epoch validation always runs sampled architectures (one uniform draw per batch):
+with no distribution to take an expectation over, ``validation: expected`` is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from fewshotnas.search.common import SearchStreams, batch_statistics, validation_noise
+from fewshotnas.search.engine import Searcher
+from fewshotnas.search.paths import PathGuard, ops_union, path_weights, sample_ops
+from fewshotnas.space import NUM_EDGES, NUM_OPS
+from fewshotnas.train.device import autocast
+
+
+class Rsps(Searcher):
+    """RSPS on K leaves (module docstring)."""
+
+    name = "rsps"
+    has_alphas = False
+    uses_noise = True
+    samples_architectures = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard = PathGuard(self)
+        self.zeros = torch.zeros(self.leaves, NUM_EDGES, NUM_OPS, device=self.device)
+
+    def uniform_ops(self, noise: torch.Tensor) -> torch.Tensor:
+        """(K, 6) one op per edge, uniform over each leaf's ops (Gumbel-max on equal logits)."""
+        return sample_ops(self.zeros, self.mask_tensor, noise)
+
+    def distribution(self) -> torch.Tensor:
+        """Uniform over each leaf's ops: RSPS learns no distribution."""
+        allowed = self.mask_tensor.float()
+        return allowed / allowed.sum(-1, keepdim=True)
+
+    def arch_weights(self) -> torch.Tensor:
+        return self.distribution()
+
+    def eval_forward(self):
+        return self.validation_forward(validation_noise(0, 0))  # never used: RSPS validates sampled
+
+    def validation_forward(self, noise: Iterator[torch.Tensor]):
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            ops = self.uniform_ops(next(noise).to(self.device).expand(self.leaves, NUM_EDGES, NUM_OPS))
+            return self.net(x, path_weights(ops), ops_union(ops))
+
+        return forward
+
+    @torch.no_grad()
+    def derive(self, streams: SearchStreams, seed: int, epoch: int) -> list[tuple[int, ...]]:
+        """Per leaf, the best of ``rsps_samples`` uniform draws by accuracy on one validation batch each."""
+        draws = validation_noise(seed, epoch, stream=1)
+        batches = iter(())
+        candidates, correct = [], []
+        was_training = self.net.training
+        with batch_statistics(self.net):
+            for _ in range(self.cfg.rsps_samples):
+                try:
+                    x, y = next(batches)
+                except StopIteration:
+                    batches = iter(streams.probe)
+                    x, y = next(batches)
+                ops = self.uniform_ops(next(draws).to(self.device).expand(self.leaves, NUM_EDGES, NUM_OPS))
+                with autocast(self.device):
+                    logits = self.net(x, path_weights(ops), ops_union(ops))
+                candidates.append(ops)
+                correct.append((logits.argmax(-1) == y).float().mean(1))
+        self.net.train(was_training)
+        best = torch.stack(correct).argmax(0)  # (K,): the first of the most accurate draws
+        chosen = torch.stack(candidates)[best, torch.arange(self.leaves, device=self.device)]
+        return [tuple(int(o) for o in row) for row in chosen.cpu().tolist()]
+
+    def step(self, x_w, y_w, x_a, y_a):
+        self.guard.begin()
+        ops = self.uniform_ops(self.noise.next())
+        losses, logits = self.weight_step(x_w, y_w, path_weights(ops), ops_union(ops))
+        self.guard.forward_done(ops)
+        self.guard.update_done(ops)
+        return losses, logits
