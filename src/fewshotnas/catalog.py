@@ -24,7 +24,9 @@ class AlgorithmInfo:
     tables, whether it has architecture weights (``has_alphas``), its ``sampling`` kind
     (:data:`SAMPLINGS`), the paper it implements (``reference``) and ``step_cost``, the time
     of one of its steps relative to DARTS-1st's (``benchmarks/step_speed.py``, one leaf, CPU;
-    the Slurm time limit of its search jobs scales with it)."""
+    the Slurm time limit of its search jobs scales with it), and ``own_hparams``, the
+    hyperparameters that are its own (another algorithm's jobs neither read them nor rerun
+    when they change)."""
 
     name: str
     label: str
@@ -33,6 +35,8 @@ class AlgorithmInfo:
     sampling: str
     reference: str
     step_cost: float = 1.0
+    own_hparams: tuple[str, ...] = ()
+    """The ``search.hparams`` keys only this algorithm (and others that list them) reads."""
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLINGS:
@@ -52,22 +56,30 @@ CATALOG: dict[str, AlgorithmInfo] = {info.name: info for info in (
                   step_cost=3.0),
     AlgorithmInfo("darts_minus", "DARTS-", 2, True, "mixture",
                   "Chu et al., DARTS-: Robustly stepping out of performance collapse without indicators (ICLR 2021)",
-                  step_cost=1.1),
+                  step_cost=1.1,
+                  own_hparams=('aux_skip',)),
     AlgorithmInfo("snas", "SNAS", 3, True, "relaxed",
-                  "Xie, Zheng, Liu & Lin, SNAS: Stochastic neural architecture search (ICLR 2019)", step_cost=1.1),
+                  "Xie, Zheng, Liu & Lin, SNAS: Stochastic neural architecture search (ICLR 2019)", step_cost=1.1,
+                  own_hparams=('temperature', 'validation')),
     AlgorithmInfo("dsnas", "DSNAS", 4, True, "path",
                   "Hu et al., DSNAS: Direct neural architecture search without parameter retraining (CVPR 2020)",
-                  step_cost=0.4),
+                  step_cost=0.4,
+                  own_hparams=('fix_threshold', 'validation')),
     AlgorithmInfo("gdas", "GDAS", 5, True, "path",
                   "Dong & Yang, Searching for a robust neural architecture in four GPU hours (CVPR 2019)",
-                  step_cost=0.5),
+                  step_cost=0.5,
+                  own_hparams=('gdas_temperature', 'validation')),
     AlgorithmInfo("drnas", "DrNAS", 6, True, "dirichlet",
                   "Chen et al., DrNAS: Dirichlet neural architecture search (ICLR 2021)", step_cost=0.9),
     AlgorithmInfo("rsps", "RSPS", 7, False, "uniform",
                   "Li & Talwalkar, Random search and reproducibility for neural architecture search (UAI 2019)",
-                  step_cost=0.4),
+                  step_cost=0.4,
+                  own_hparams=('rsps_samples',)),
 )}
 """Every algorithm by config name, in the tables' column order."""
+
+OWN_HPARAMS: frozenset[str] = frozenset(k for info in CATALOG.values() for k in info.own_hparams)
+"""Every key some algorithm lists as its own."""
 
 ALGORITHM_NAMES: tuple[str, ...] = tuple(sorted(CATALOG, key=lambda n: CATALOG[n].order))
 """Config names in the tables' column order."""
@@ -83,13 +95,17 @@ def algorithm_info(name: str) -> AlgorithmInfo:
 def algorithm_hparams(hparams: dict, per_algorithm: dict | None, name: str) -> dict:
     """The search hyperparameters of algorithm ``name``: the shared ``hparams`` with the entries
     of ``per_algorithm[name]`` (config ``search.per_algorithm``, e.g. ``{rsps: {epochs: 50}}``)
-    on top. The result is a new dict; the inputs are not changed."""
+    on top, without the other algorithms' own keys (:attr:`AlgorithmInfo.own_hparams`), keys
+    sorted: what a search job of ``name`` reads, the same whatever order the config files
+    list them in. The result is a new dict; the inputs are not changed."""
     override = (per_algorithm or {}).get(name) or {}
     unknown = sorted(set(override) - set(hparams))
     if unknown:
         raise ValueError(f"config search.per_algorithm.{name}: {', '.join(unknown)} not in search.hparams; "
                          "only hyperparameters that search.hparams sets can be overridden per algorithm")
-    return {**hparams, **override}
+    others = OWN_HPARAMS - set(algorithm_info(name).own_hparams)
+    merged = {**hparams, **override}
+    return {k: merged[k] for k in sorted(merged) if k not in others}
 
 
 def search_runtime_minutes(name: str, base_minutes: int = 24 * 60) -> int:

@@ -81,6 +81,14 @@ def test_per_algorithm_hyperparameters():
     assert algorithm_hparams(shared, None, "gdas") == shared
     with pytest.raises(ValueError, match="per_algorithm.rsps: epoch not in search.hparams"):
         algorithm_hparams(shared, {"rsps": {"epoch": 50}}, "rsps")
+    # what a job reads: its own keys, none of another algorithm's, sorted whatever the config's order
+    full = {"temperature": [1.0, 0.1], "epochs": 4, "gdas_temperature": [10.0, 0.1], "validation": "sampled",
+            "aux_skip": [1.0, 0.0], "rsps_samples": 100, "fix_threshold": 0.8, "lr": 0.025}
+    assert list(algorithm_hparams(full, None, "darts1")) == ["epochs", "lr"]
+    assert list(algorithm_hparams(full, None, "gdas")) == ["epochs", "gdas_temperature", "lr", "validation"]
+    assert algorithm_hparams(dict(reversed(full.items())), None, "snas") == algorithm_hparams(full, None, "snas")
+    assert list(algorithm_hparams(dict(reversed(full.items())), None, "snas")) == list(
+        algorithm_hparams(full, None, "snas"))
 
 
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))

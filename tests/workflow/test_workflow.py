@@ -144,8 +144,9 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
 
 
 def test_all_algorithms_switch(finished_run):
-    """config/all_algorithms.yaml adds DARTS 2nd order and DSNAS: only their searches are new.
-    Seeds given per algorithm must name every algorithm run."""
+    """config/all_algorithms.yaml adds six algorithms and their own hyperparameters: only their
+    searches are new (the others' jobs do not read those keys). Seeds given per algorithm must
+    name every algorithm run."""
     work, cfg, _ = finished_run
     changed = copy.deepcopy(cfg)
     changed["search"]["seeds"] = [0]
@@ -153,7 +154,7 @@ def test_all_algorithms_switch(finished_run):
     config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(work, config, "-n", "--configfile", str(config),
                                   str(ROOT / "config" / "all_algorithms.yaml")))
-    assert jobs["search_leaf"] == 13 * 2 and jobs["benchmark_lookup"] == 4 * 2
+    assert jobs["search_leaf"] == 13 * 6 and jobs["benchmark_lookup"] == 4 * 6
     per_algo = work / "per_algo.yaml"
     per_algo.write_text(yaml.safe_dump(cfg))  # seeds for darts1 and snas only
     out = subprocess.run([*SNAKEMAKE, "--directory", str(work), "-n", "--cores", "1", "--configfile", str(per_algo),
