@@ -195,7 +195,8 @@ def test_all_eight_algorithms_leaf_by_leaf_and_fused(finished_run, tmp_path):
     selection = pd.read_parquet(res / "fashion_mnist_selection.parquet")
     assert set(selection["algorithm"]) == set(table["algorithm"]) and np.isfinite(selection["regret"]).all()
 
-    shutil.copytree(separate_dir, fused_dir, ignore=shutil.ignore_patterns(".snakemake", "search"))
+    shutil.copytree(separate_dir, fused_dir, ignore=shutil.ignore_patterns(".snakemake", "search", "benchmark",
+                                                                          "stage1", "tables", "plots"))
     fused = copy.deepcopy(eight)
     fused["search"]["fuse"] = "tree"
     fused_config = tmp_path / "eight_fused.yaml"
