@@ -370,7 +370,8 @@ def search_leaves(
                          alphas=None if alphas is None else alphas[i], num_classes=data.num_classes)
         lr = algo.end_epoch()
         net.eval()
-        if cfg.validation == "sampled" and algo.samples_architectures:
+        if algo.samples_architectures and (cfg.validation == "sampled" or algo.alphas is None):
+            # without architecture weights there is no expectation to take: always sampled (RSPS)
             with batch_statistics(net):
                 val_loss, val_acc = evaluate_leaves(algo.validation_forward(validation_noise(seed, epoch)),
                                                     len(live), streams, dev)

@@ -51,9 +51,6 @@ class Rsps(Searcher):
     def arch_weights(self) -> torch.Tensor:
         return self.distribution()
 
-    def eval_forward(self):
-        return self.validation_forward(validation_noise(0, 0))  # never used: RSPS validates sampled
-
     def validation_forward(self, noise: Iterator[torch.Tensor]):
         def forward(x: torch.Tensor) -> torch.Tensor:
             ops = self.uniform_ops(next(noise).to(self.device).expand(self.leaves, NUM_EDGES, NUM_OPS))
