@@ -40,6 +40,7 @@ include: "workflow/rules/split.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/stage2.smk"
 include: "workflow/rules/proxies.smk"
 
 

@@ -243,6 +243,7 @@ def test_single_path_steps_compute_one_op_per_edge(cls, monkeypatch):
     with ConvCounter() as none_only:
         algo.net(x_w, torch.zeros(1, 6, 5), OpMask.from_genotype((0,) * 6))
     fixed = none_only.convolutions
+    algo.net(x_w, torch.full((1, 6, 5), 0.2))  # fills the pooling's per-shape cache (one conv per shape, once)
     with ConvCounter() as everything:
         algo.net(x_w, torch.full((1, 6, 5), 0.2))
     # nor_conv_1x1, nor_conv_3x3 and avg_pool_3x3 (a depthwise convolution on CPU) per edge, 3 cells
@@ -346,3 +347,21 @@ def test_rsps_samples_uniformly_and_picks_by_one_shot_accuracy():
             torch.testing.assert_close(counts, allowed / allowed.sum(), atol=0.04, rtol=0)
     probs = algo.distribution()
     torch.testing.assert_close(probs.sum(-1), torch.ones(2, 6))
+
+
+def test_rsps_draws_whole_architectures_from_a_given_distribution():
+    """The Stage-2 baselines' idealised sampler: each step's architecture comes from the given
+    distribution over whole architectures (here 3 of them, 0.1/0.3/0.6), and the leaf's
+    reported distribution is its per-edge marginals; mass outside a leaf's mask is refused."""
+    algo, _ = searcher(Rsps, masks=(OpMask.full(),))
+    ops = torch.tensor([[0] * 6, [1] * 6, [3, 3, 3, 2, 2, 2]])
+    algo.use_architectures(ops, torch.tensor([0.1, 0.3, 0.6]))
+    draws = torch.stack([algo.training_ops(algo.noise.next())[0] for _ in range(4000)])
+    share = torch.stack([(draws == row).all(1).float().mean() for row in ops])
+    torch.testing.assert_close(share, torch.tensor([0.1, 0.3, 0.6]), atol=0.03, rtol=0)
+    marginals = algo.distribution()[0]
+    torch.testing.assert_close(marginals[0], torch.tensor([0.1, 0.3, 0.0, 0.6, 0.0]))
+    torch.testing.assert_close(marginals[5], torch.tensor([0.1, 0.3, 0.6, 0.0, 0.0]))
+    narrow, _ = searcher(Rsps)
+    with pytest.raises(ValueError, match="outside the leaf's mask"):
+        narrow.use_architectures(torch.tensor([[4] * 6]), torch.tensor([1.0]))

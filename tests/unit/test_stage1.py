@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from fewshotnas.analysis.stage1 import (
+    CURVE_FRACTIONS,
     Stage1Config,
     leaf_stage1,
     masked_softmax,
@@ -92,7 +93,13 @@ def test_leaf_stage1_rows(nb201):
     cfg = Stage1Config(sample=7, mass_fractions=(0.01, 0.5), top_fractions=(0.5,))
     rows = leaf_stage1(net, uniform_weights(mask), mask, nb201, "cifar10", leaf=2, cfg=cfg, calib=calib,
                        evaluation=evaluation)
-    kinds = {(r["statistic"], r["subset"]) for r in rows}
+    kinds = {(r["statistic"], r["subset"]) for r in rows if r["statistic"] not in ("recall", "cum_mass")}
+    assert {(r["statistic"], r["subset"]) for r in rows if r["statistic"] in ("recall", "cum_mass")} == {
+        (s, f) for s in ("recall", "cum_mass") for f in CURVE_FRACTIONS}
+    recall = [r for r in rows if r["statistic"] == "recall"]
+    assert recall[-1]["value"] == 1.0 and recall[-1]["n"] == 7  # at the worst accuracy: every ranked one
+    cum = [r for r in rows if r["statistic"] == "cum_mass"]
+    assert cum[-1]["value"] == pytest.approx(1.0) and all(r["value"] == pytest.approx(r["baseline"]) for r in cum)
     assert kinds == {("mass", 0.01), ("mass", 0.5), ("spearman", 1.0), ("kendall", 1.0), ("spearman", 0.5),
                      ("kendall", 0.5)}
     ranked = [r for r in rows if r["statistic"] == "kendall"]

@@ -110,6 +110,37 @@ def test_outputs_exist_and_read(finished_run):
     assert (res / "logs" / "search").is_dir() and (res / "benchmarks" / "supernet").is_dir()
 
 
+def test_two_stage_tables_and_baselines(finished_run):
+    """All five Stage-2 selectors on every leaf; the prune column equals the main table; the
+    baselines' four supernets with every sampling selector and perturb; both figures."""
+    work, _, _ = finished_run
+    res = work / "results" / "tiny"
+    two = pd.read_parquet(res / "tables" / "fashion_mnist_two_stage.parquet")
+    assert set(two["selector"]) == {"prune", "valid", "synflow", "jacobcov", "perturb"}
+    assert len(two) == 4 * 3 * 5  # methods × (darts1 + 2 snas seeds) × selectors
+    assert two["defined"].all() and two["test_err"].between(0, 100).all()
+    main = pd.read_parquet(res / "tables" / "fashion_mnist.parquet")
+    main = main[main.selection == "benchmark"].set_index(["method", "algorithm"])["test_acc_mean"]
+    prune = two[two.selector == "prune"].groupby(["method", "algorithm"])["test_acc"].mean()
+    pd.testing.assert_series_equal(prune.sort_index(), main.loc[prune.index].sort_index(), check_names=False)
+    rows = pd.read_parquet(res / "stage2" / "fashion_mnist" / "synflow" / "snas" / "seed1.parquet")
+    assert len(rows) == 4 * 5 and (rows.loc[rows.selector == "valid", "candidates"] <= 6).all()
+    md = (res / "tables" / "fashion_mnist_two_stage.md").read_text()
+    assert md.index("## no splitting") < md.index("## random") and "jacob cov" in md and "DARTS-1st" in md
+    base = pd.read_parquet(res / "tables" / "fashion_mnist_stage2_baselines.parquet")
+    assert set(base["supernet"]) == {"rsps_uniform", "rsps_biased", "init_uniform", "init_biased"}
+    assert set(base["selector"]) == {"valid", "synflow", "jacobcov", "perturb"} and len(base) == 16
+    biased = pd.read_parquet(res / "stage2" / "fashion_mnist" / "baselines" / "rsps_biased" / "seed0" / "log.parquet")
+    assert len(biased) == 2 and biased["val_acc"].between(0, 100).all()
+    assert "trained weights" in (res / "tables" / "fashion_mnist_stage2_baselines.md").read_text()
+    stage1 = pd.read_parquet(res / "tables" / "fashion_mnist_stage1.parquet")
+    recall = stage1[stage1.statistic == "recall"]
+    assert recall["value"].dropna().between(0, 1).all() and recall["error_threshold"].notna().all()
+    for name in ("stage1_curves", "stage2_baselines"):
+        assert (res / "plots" / "fashion_mnist" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (res / "plots" / "fashion_mnist" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+
+
 def test_second_plan_is_empty(finished_run):
     work, _, config = finished_run
     assert planned_jobs(snakemake(work, config, "-n")) == {}
@@ -123,7 +154,8 @@ def test_report_holds_every_figure_and_table(finished_run):
     snakemake(work, config, "--report", str(report))
     html = report.read_text()
     for name in ("distributions.png", "leaf_epochs.png", "split_distance.png", "halving.png", "stage1.png",
-                 "fashion_mnist.md", "fashion_mnist_selection.md", "fashion_mnist_leaves.md"):
+                 "stage1_curves.png", "stage2_baselines.png", "fashion_mnist.md", "fashion_mnist_selection.md",
+                 "fashion_mnist_leaves.md", "fashion_mnist_two_stage.md", "fashion_mnist_stage2_baselines.md"):
         assert f"filename={name};base64," in html, name
     assert "What ran." in html and "Successive halving (GM-NAS" in html and "Stage-1 statistics" in html
     embedded = base64.b64decode(html.split("filename=fashion_mnist_selection.md;base64,")[1].split('"')[0])
@@ -139,7 +171,8 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     jobs = planned_jobs(snakemake(work, config, "-n"))
     assert jobs.pop("search_leaf") == 13 * 3
     assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "selection", "stage1", "stage1_table",
-                         "all"}
+                         "stage2", "two_stage_table", "stage2_baseline_train", "stage2_baseline",
+                         "stage2_baselines_table", "all"}
     assert jobs["benchmark_lookup"] == 4 * 3
 
 
@@ -176,9 +209,10 @@ def test_all_eight_algorithms_leaf_by_leaf_and_fused(finished_run, tmp_path):
     eight["split"]["methods"] = ["random"]
     eight["search"]["seeds"] = [0]
     eight["search"]["hparams"].update(arch_lr=1e-5, rsps_samples=5)
+    eight["report"]["stage2"].update(selectors=["prune", "valid"], baselines=False)
     separate_dir, fused_dir = tmp_path / "separate", tmp_path / "fused"
     shutil.copytree(work, separate_dir, ignore=shutil.ignore_patterns(".snakemake", "search", "benchmark", "stage1",
-                                                                      "tables", "plots"))
+                                                                      "stage2", "tables", "plots"))
     config = tmp_path / "eight.yaml"
     config.write_text(yaml.safe_dump(eight))
     snakemake(separate_dir, config, "--configfile", str(config), str(ROOT / "config" / "all_algorithms.yaml"))
@@ -198,9 +232,14 @@ def test_all_eight_algorithms_leaf_by_leaf_and_fused(finished_run, tmp_path):
     np.testing.assert_allclose(rsps_mass["value"], rsps_mass["baseline"], atol=1e-9)  # uniform by construction
     selection = pd.read_parquet(res / "fashion_mnist_selection.parquet")
     assert set(selection["algorithm"]) == set(table["algorithm"]) and np.isfinite(selection["regret"]).all()
+    two = pd.read_parquet(res / "fashion_mnist_two_stage.parquet")
+    undefined = two[~two["defined"]]
+    assert set(zip(undefined["algorithm"], undefined["selector"])) == {("rsps", "prune")}  # no alphas: no number
+    assert undefined["test_acc"].isna().all() and np.isfinite(two.loc[two["defined"], "test_acc"]).all()
+    assert "undefined" in (res / "fashion_mnist_two_stage.md").read_text()
 
     shutil.copytree(separate_dir, fused_dir, ignore=shutil.ignore_patterns(".snakemake", "search", "benchmark",
-                                                                          "stage1", "tables", "plots"))
+                                                                          "stage1", "stage2", "tables", "plots"))
     fused = copy.deepcopy(eight)
     fused["search"]["fuse"] = "tree"
     fused_config = tmp_path / "eight_fused.yaml"

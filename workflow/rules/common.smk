@@ -160,6 +160,40 @@ def all_stage1(dataset):
     return [stage1_path(dataset, m, a, s) for m in SEARCH_METHODS for a in ALGORITHMS for s in search_seeds(a)]
 
 
+STAGE2 = config["report"]["stage2"]
+STAGE2_PARAMS = {
+    **{k: STAGE2[k] for k in ("selectors", "samples", "tune_epochs", "tune_lr", "seed")},
+    **{k: config["report"]["stage1"][k] for k in ("bn_batches", "batch_size", "eval_images")},
+}
+try:
+    BASELINE_HPARAMS = algorithm_hparams(config["search"]["hparams"], config["search"].get("per_algorithm"), "rsps")
+except ValueError as err:
+    raise WorkflowError(str(err))
+
+
+def stage2_path(dataset, method, algo, seed):
+    return f"{R}/stage2/{dataset}/{method}/{algo}/seed{seed}.parquet"
+
+
+def all_stage2(dataset):
+    return [stage2_path(dataset, m, a, s) for m in SEARCH_METHODS for a in ALGORITHMS for s in search_seeds(a)]
+
+
+def all_baselines(dataset):
+    return [
+        f"{R}/stage2/{dataset}/baselines/{n}/seed{s}.parquet"
+        for n in ("rsps_uniform", "rsps_biased", "init_uniform", "init_biased")
+        for s in STAGE2["baseline_seeds"]
+    ]
+
+
+def baseline_inputs(wc):
+    inputs = {"data": prepared(wc.dataset), "table": BENCH_TABLE}
+    if wc.supernet.startswith("rsps_"):
+        inputs["final"] = f"{R}/stage2/{wc.dataset}/baselines/{wc.supernet}/seed{wc.seed}/final.pt"
+    return inputs
+
+
 def fused_outputs(name, methods):
     """Per-leaf output patterns of a fused search job ({dataset}, {algo}, {seed} wildcards; the
     method too when ``methods`` is ["{method}"])."""
@@ -213,7 +247,12 @@ def final_outputs():
     outs = split_outputs()
     for ds in config["datasets"]:
         outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/tables/{ds}_stage1.parquet"]
-        outs += figure(ds, "leaf_epochs") + figure(ds, "stage1")
+        outs += figure(ds, "leaf_epochs") + figure(ds, "stage1") + figure(ds, "stage1_curves")
+        if STAGE2["selectors"]:
+            outs += [f"{R}/tables/{ds}_two_stage.parquet", f"{R}/tables/{ds}_two_stage.md"]
+        if STAGE2["baselines"]:
+            outs += [f"{R}/tables/{ds}_stage2_baselines.parquet", f"{R}/tables/{ds}_stage2_baselines.md"]
+            outs += figure(ds, "stage2_baselines")
         if SPLIT_METHODS:
             outs += [
                 f"{R}/tables/{ds}_selection.parquet",

@@ -126,6 +126,12 @@ rule stage1_table:
             caption="../report/stage1.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/stage1.pdf",
+        curves=report(
+            f"{R}/plots/{{dataset}}/stage1_curves.png",
+            category="Stage 1",
+            caption="../report/stage1_curves.rst",
+        ),
+        curves_pdf=f"{R}/plots/{{dataset}}/stage1_curves.pdf",
     log:
         f"{R}/logs/report/stage1_{{dataset}}.log",
     conda:

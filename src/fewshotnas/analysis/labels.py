@@ -72,3 +72,22 @@ def selector_label(selector: str) -> str:
 def percent(fraction: float) -> str:
     """A fraction as a short percentage for titles: 0.01 → ``1 %``, 0.002 → ``0.2 %``."""
     return f"{100 * fraction:.3g} %"
+
+
+STAGE2_LABELS = {"prune": "prune", "valid": "valid", "synflow": "synflow", "jacobcov": "jacob cov",
+                 "perturb": "perturb"}
+"""Columns of the S1 × S2 table (*Picking up the pieces*, Table 2)."""
+
+SUPERNET_LABELS = {"rsps_uniform": "RSPS, uniform", "rsps_biased": "RSPS, biased", "init_uniform": "initial, uniform",
+                   "init_biased": "initial, biased"}
+"""The Stage-2 baseline supernets (*Picking up the pieces*, Fig. 2)."""
+
+
+def stage2_label(selector: str) -> str:
+    """Display name of a Stage-2 selector (``jacobcov`` → ``jacob cov``)."""
+    return STAGE2_LABELS.get(selector, selector)
+
+
+def supernet_label(supernet: str) -> str:
+    """Display name of a Stage-2 baseline supernet (``rsps_biased`` → ``RSPS, biased``)."""
+    return SUPERNET_LABELS.get(supernet, supernet)

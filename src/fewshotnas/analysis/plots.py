@@ -334,3 +334,64 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
     grid.figure.suptitle(f"Stage-1 statistics on {dataset_label(dataset)} vs {bench_label(bench_dataset)} "
                          f"(mean ± std over leaves and seeds){note}", y=1.02)
     save_figure(grid, path)
+
+
+def plot_stage1_curves(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path: str | Path) -> None:
+    """*Picking up the pieces* Fig. 1: rows = split methods; left the top-architecture
+    identification rate (``recall``), right the cumulative sampling mass (``cum_mass``),
+    against the NB201 test-error threshold (the space's top 0.1 % to 50 %; the whole space,
+    where both are 1, is left out); hue = algorithm, mean over leaves and seeds; dashed grey:
+    the random ranking's / uniform sampling's baseline (mean)."""
+    frame = _with_labels(stage1[stage1["statistic"].isin(["recall", "cum_mass"]) & (stage1["subset"] < 1.0)])
+    if frame.empty or frame["value"].notna().sum() == 0:
+        _placeholder(f"Stage-1 curves on {dataset_label(dataset)}: nothing to draw (no ranked architectures)", path)
+        return
+    frame = frame.assign(quantity=frame["statistic"].map({"recall": "top-architecture recall",
+                                                          "cum_mass": "cumulative sampling mass"}))
+    algorithms = _algorithm_labels(stage1)
+    palette = dict(zip(algorithms, sns.color_palette("colorblind", len(algorithms))))
+
+    def draw(data: pd.DataFrame, **_) -> None:
+        ax = plt.gca()
+        mean = data.groupby(["Algorithm", "error_threshold"], observed=True)[["value", "baseline"]].mean().reset_index()
+        for algorithm in algorithms:
+            sub = mean[mean["Algorithm"] == algorithm]
+            if not sub.empty:
+                ax.plot(sub["error_threshold"], sub["value"], marker="o", ms=3, color=palette[algorithm])
+        base = data.groupby("error_threshold")["baseline"].mean()
+        ax.plot(base.index, base.to_numpy(), color="0.4", ls="--", lw=1)
+
+    grid = sns.FacetGrid(frame, row="Method", col="quantity", row_order=_method_labels(stage1),
+                         col_order=["top-architecture recall", "cumulative sampling mass"], sharex=True, sharey=True,
+                         height=2.2, aspect=1.3, margin_titles=True)
+    grid.map_dataframe(draw)
+    grid.set_axis_labels("", "")
+    grid.figure.supxlabel(f"{bench_label(bench_dataset)} test error threshold (%)", y=-0.01)
+    grid.set_titles(col_template="{col_name}", row_template="{row_name}")
+    _legend(grid.figure, [Line2D([], [], color=palette[a], marker="o", label=a) for a in algorithms]
+            + [Line2D([], [], color="0.4", ls="--", label="random / uniform")])
+    grid.figure.suptitle(f"Stage-1 curves on {dataset_label(dataset)} (mean over leaves and seeds)", y=1.02)
+    save_figure(grid, path)
+
+
+def plot_stage2_baselines(table: pd.DataFrame, *, path: str | Path) -> None:
+    """*Picking up the pieces* Fig. 2: NB201 test error (%) of each selector (x) on the four
+    baseline supernets (hue), mean ± std over seeds; ``table`` has a ``supernet`` column."""
+    from fewshotnas.analysis.labels import stage2_label, supernet_label
+    from fewshotnas.analysis.stage2 import SELECTORS, SUPERNETS
+
+    frame = table.dropna(subset=["test_err"])
+    if frame.empty:
+        _placeholder("Stage-2 baselines: no selected architecture has a benchmark accuracy", path)
+        return
+    frame = frame.assign(Selector=frame["selector"].map(stage2_label), Supernet=frame["supernet"].map(supernet_label))
+    order = [stage2_label(s) for s in SELECTORS if s in set(frame["selector"])]
+    hues = [supernet_label(s) for s in SUPERNETS if s in set(frame["supernet"])]
+    fig, ax = plt.subplots(figsize=(7.2, 3.0))
+    sns.barplot(frame, x="Selector", y="test_err", hue="Supernet", order=order, hue_order=hues, errorbar="sd",
+                palette="colorblind", ax=ax)
+    ax.set_ylabel(f"{bench_label(str(frame['bench_dataset'].iat[0]))} test error (%)")
+    ax.set_xlabel("Stage-2 selector")
+    ax.legend(title="supernet", frameon=False, bbox_to_anchor=(1.0, 0.5), loc="center left")
+    ax.set_title(f"Stage-2 baselines on {dataset_label(str(frame['dataset'].iat[0]))}")
+    save_figure(fig, path)

@@ -14,7 +14,16 @@ and shared weights, before any architecture is picked) points at good architectu
   per architecture, and ranked against NB201 accuracy (Spearman ρ, Kendall τ-b), over the
   whole sample and among its top fractions by NB201 accuracy.
 
-Rows are long form (``STAGE1_COLUMNS``): ``statistic`` ∈ {mass, spearman, kendall},
+* **Stage-1 curves** (*Picking up the pieces*, Fig. 1), against NB201 test-error thresholds,
+  the space's top fractions :data:`CURVE_FRACTIONS`: ``recall``, the top-architecture
+  identification rate (of the c ranked architectures at or below the threshold, the share the
+  one-shot ranking also places in its top c; random ranking's expectation c/n as baseline),
+  and ``cum_mass``, the sampling mass on the leaf's architectures at or below it (uniform's
+  share as baseline).
+
+Rows are long form (``STAGE1_COLUMNS``): ``statistic`` ∈ {mass, spearman, kendall, recall,
+cum_mass}; ``error_threshold`` (NB201 test error %, for mass, recall and cum_mass rows; NaN
+for correlations);
 ``subset`` the fraction (1.0 = the whole sample for correlations), ``value``, ``baseline``
 (uniform mass; NaN for correlations), ``n`` (architectures the value is over) and ``known``
 (the leaf's architectures with a benchmark accuracy). Where the benchmark table lacks
@@ -51,8 +60,11 @@ log = logging.getLogger(__name__)
 STAGE1_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string", "seed": "int64",
     "leaf": "int64", "statistic": "string", "subset": "float64", "value": "float64", "baseline": "float64",
-    "n": "int64", "leaf_archs": "int64", "known": "int64",
+    "n": "int64", "leaf_archs": "int64", "known": "int64", "error_threshold": "float64",
 }
+
+CURVE_FRACTIONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+"""Top fractions of the space whose accuracy thresholds the stage-1 curves are drawn at."""
 
 MIN_RANKED = 3
 """Fewest architectures a rank correlation is computed over (fewer: NaN)."""
@@ -115,7 +127,25 @@ def mass_rows(mass: np.ndarray, acc: np.ndarray, thresholds: dict[float, float])
         if not known.all():  # renormalise over the known architectures (a complete leaf's mass sums to 1 already)
             value = value / known_mass if known_mass > 0 else math.nan
         rows.append(dict(statistic="mass", subset=fraction, value=value,
-                         baseline=float(above.sum() / known.sum()) if known.any() else math.nan, n=int(above.sum())))
+                         baseline=float(above.sum() / known.sum()) if known.any() else math.nan, n=int(above.sum()),
+                         error_threshold=100.0 - t))
+    return rows
+
+
+def recall_rows(predicted: np.ndarray, truth: np.ndarray, thresholds: dict[float, float]) -> list[dict]:
+    """Top-architecture identification rate of a one-shot ranking: for each top fraction f →
+    accuracy threshold t, with c the ranked architectures whose ``truth`` (NB201 accuracy) is
+    ≥ t, the share of them among the top c by ``predicted`` (ties by position); baseline c/n,
+    a random ranking's expectation; NaN when c = 0. ``predicted``, ``truth``: (n,)."""
+    n = len(truth)
+    order = np.argsort(-np.asarray(predicted, dtype=float), kind="stable")
+    rows = []
+    for fraction, t in thresholds.items():
+        good = np.asarray(truth) >= t
+        c = int(good.sum())
+        value = float(good[order[:c]].sum() / c) if c else math.nan
+        rows.append(dict(statistic="recall", subset=fraction, value=value, baseline=c / n if n else math.nan, n=c,
+                         error_threshold=100.0 - t))
     return rows
 
 
@@ -135,8 +165,10 @@ def rank_correlations(predicted: np.ndarray, truth: np.ndarray, top_fractions: S
                 warnings.simplefilter("ignore")
                 rho = float(stats.spearmanr(predicted[idx], truth[idx]).statistic)
                 tau = float(stats.kendalltau(predicted[idx], truth[idx]).statistic)
-        rows += [dict(statistic="spearman", subset=fraction, value=rho, baseline=math.nan, n=k),
-                 dict(statistic="kendall", subset=fraction, value=tau, baseline=math.nan, n=k)]
+        rows += [dict(statistic="spearman", subset=fraction, value=rho, baseline=math.nan, n=k,
+                      error_threshold=math.nan),
+                 dict(statistic="kendall", subset=fraction, value=tau, baseline=math.nan, n=k,
+                      error_threshold=math.nan)]
     return rows
 
 
@@ -199,11 +231,15 @@ def leaf_stage1(net: Network, probs: torch.Tensor, mask: OpMask, table: NB201Tab
     thresholds = {f: float(np.quantile(acc_all[known_all], 1.0 - f)) if known_all.any() else math.nan
                   for f in cfg.mass_fractions}
     rows = mass_rows(mass, acc_all[member], thresholds)
+    curve = {f: float(np.quantile(acc_all[known_all], 1.0 - f)) if known_all.any() else math.nan
+             for f in CURVE_FRACTIONS}
+    rows += [dict(r, statistic="cum_mass") for r in mass_rows(mass, acc_all[member], curve)]
     known = member[known_all[member]]
     sample = sample_architectures(known, cfg.sample, cfg.seed, leaf)
     predicted = one_shot_accuracy(net, [tuple(int(o) for o in table.op_matrix()[i]) for i in sample], calib,
                                   evaluation)
     rows += rank_correlations(predicted, acc_all[sample], cfg.top_fractions)
+    rows += recall_rows(predicted, acc_all[sample], curve)
     for row in rows:
         row.update(leaf=leaf, leaf_archs=len(member), known=len(known))
     return rows

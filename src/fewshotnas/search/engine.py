@@ -16,12 +16,14 @@ batch-shaped over the K leaves ((K, 6, 5) alphas, (K,) losses), and registered i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -300,6 +302,7 @@ def search_leaves(
     threads: int | None = None,
     quiet: bool = False,
     labels: list[str] | None = None,
+    architectures: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[pd.DataFrame]:
     """Search every leaf of ``masks`` from fresh weights with ``algorithm`` (a config name, or a
     :class:`Searcher` subclass) as
@@ -312,6 +315,10 @@ def search_leaves(
     with NaN numbers. After each epoch a resume file is written atomically; a rerun with the
     same configuration, code and data continues from it. A non-finite loss or alpha, or a loss
     100× its first epoch's, in any leaf stops the job (:class:`DivergenceError`).
+
+    ``architectures``: (M, 6) op indices and (M,) probabilities that RSPS draws each step's
+    architecture from instead of uniformly (:meth:`~fewshotnas.search.rsps.Rsps.use_architectures`);
+    part of the configuration hash.
     """
     algorithm_cls = algorithm_class(algorithm)  # an unknown name fails before anything is written
     algorithm = algorithm_cls.name
@@ -321,6 +328,13 @@ def search_leaves(
     cfg = search_config(search)
     configure_torch(threads, seed)
     dev = resolve_device(device)
+    sampler = None
+    if architectures is not None:
+        if not hasattr(algorithm_cls, "use_architectures"):
+            raise ValueError(f"{algorithm} draws no whole architectures; an architecture distribution applies to rsps")
+        sampler = hashlib.sha256(np.ascontiguousarray(architectures[0], dtype=np.int64).tobytes()
+                                 + np.ascontiguousarray(architectures[1], dtype=np.float64).tobytes()).hexdigest()[:16]
+        search = {**search, "architecture_distribution": sampler}
     hashes = [leaf_config_hash(algorithm, data, mask=m, network=network, search=search, seed=seed) for m in masks]
     logs: list[pd.DataFrame | None] = [None] * len(masks)
     live = []
@@ -340,6 +354,8 @@ def search_leaves(
     check_steps(f"{name}: architecture half", len(data.arch), cfg.batch_size)
     live_masks = [masks[k] for k in live]
     algo = build_searcher(algorithm_cls, data, live_masks, network, cfg, seed, threads, dev)
+    if architectures is not None:
+        algo.use_architectures(torch.as_tensor(architectures[0]), torch.as_tensor(architectures[1]))
     if len(live) > 1:
         log.info("%s: %d leaves searched as one program on %s", algorithm, len(live), dev)
     streams = SearchStreams(data, cfg, seed, dev)
