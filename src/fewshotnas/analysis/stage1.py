@@ -199,22 +199,27 @@ def recalibrate_bn(net: nn.Module, forward, batches: list[torch.Tensor]) -> None
 
 
 @torch.no_grad()
+def supernet_accuracy(net: Network, weights: torch.Tensor | None, mask: OpMask, calib: list[torch.Tensor],
+                      evaluation: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Accuracy (%) of the supernet's ops in ``mask`` mixed with ``weights`` (6, 5; None: the
+    uniform mixture, or the single op of each edge): BatchNorm recalibrated on ``calib`` (image
+    batches), then scored on ``evaluation`` (image, label) batches; one sync at the end."""
+    recalibrate_bn(net, lambda x: net(x, weights, mask), calib)
+    correct = torch.zeros((), dtype=torch.int64, device=evaluation[0][1].device)
+    total = 0
+    for x, y in evaluation:
+        correct += (net(x, weights, mask).argmax(1) == y).sum()
+        total += len(y)
+    return 100.0 * float(correct) / total
+
+
 def one_shot_accuracy(net: Network, genotypes: Sequence[tuple[int, ...]], calib: list[torch.Tensor],
                       evaluation: list[tuple[torch.Tensor, torch.Tensor]]) -> np.ndarray:
-    """Accuracy (%) of each architecture with the supernet's inherited weights: BatchNorm
-    recalibrated on ``calib`` (image batches), then scored on ``evaluation`` (image, label)
-    batches. Only each architecture's own ops run. ``net`` is left with the last one's BN statistics."""
-    out = np.empty(len(genotypes))
-    for i, genotype in enumerate(genotypes):
-        mask = OpMask.from_genotype(genotype)
-        recalibrate_bn(net, lambda x, m=mask: net(x, None, m), calib)
-        correct = torch.zeros((), dtype=torch.int64, device=evaluation[0][1].device)
-        total = 0
-        for x, y in evaluation:
-            correct += (net(x, None, mask).argmax(1) == y).sum()
-            total += len(y)
-        out[i] = 100.0 * float(correct) / total
-    return out
+    """Accuracy (%) of each architecture with the supernet's inherited weights
+    (:func:`supernet_accuracy` on its single-op mask). Only each architecture's own ops run.
+    ``net`` is left with the last one's BN statistics."""
+    return np.array([supernet_accuracy(net, None, OpMask.from_genotype(g), calib, evaluation) for g in genotypes],
+                    dtype=float)
 
 
 def leaf_stage1(net: Network, probs: torch.Tensor, mask: OpMask, table: NB201Table, bench_dataset: str, *,

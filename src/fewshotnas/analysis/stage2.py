@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from fewshotnas.analysis.stage1 import one_shot_accuracy, recalibrate_bn
+from fewshotnas.analysis.stage1 import Stage1Config, one_shot_accuracy, stage1_batches, supernet_accuracy
 from fewshotnas.bench import NB201Table
 from fewshotnas.data import BatchStream, PreparedData
 from fewshotnas.metrics.proxy import ProxySetup, score_architectures
@@ -147,20 +147,6 @@ def best_of(scores: Sequence[float]) -> int:
     return int(np.argmax(np.where(finite, values, -np.inf)))
 
 
-@torch.no_grad()
-def supernet_accuracy(net: Network, weights: torch.Tensor, mask: OpMask, calib: list[torch.Tensor],
-                      evaluation: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-    """Accuracy (%) of the supernet's mixture ``weights`` (6, 5) over the ops of ``mask``:
-    BatchNorm recalibrated on ``calib``, then scored on ``evaluation``; one sync at the end."""
-    recalibrate_bn(net, lambda x: net(x, weights, mask), calib)
-    correct = torch.zeros((), dtype=torch.int64, device=evaluation[0][1].device)
-    total = 0
-    for x, y in evaluation:
-        correct += (net(x, weights, mask).argmax(1) == y).sum()
-        total += len(y)
-    return 100.0 * float(correct) / total
-
-
 def tune_supernet(net: Network, weights: torch.Tensor, mask: OpMask, stream: BatchStream, epochs: int,
                   lr: float) -> None:
     """``epochs`` passes of SGD (momentum 0.9, ``lr``) on the mixture ``weights`` over ``mask``."""
@@ -224,8 +210,6 @@ def selection_inputs(data: PreparedData, network: dict, cfg: Stage2Config, devic
     """The batches every leaf shares: BatchNorm calibration (seeded draws from the weight half),
     validation (the first ``eval_images`` of the architecture half), the metrics' batch (the
     first ``proxy_batch_size`` of the weight half) and perturb's tuning stream (weight half)."""
-    from fewshotnas.analysis.stage1 import Stage1Config, stage1_batches
-
     calib, evaluation = stage1_batches(data, Stage1Config(bn_batches=cfg.bn_batches, batch_size=cfg.batch_size,
                                                           eval_images=cfg.eval_images, seed=cfg.seed), device)
     held = data.weight.select(torch.arange(min(cfg.proxy_batch_size, len(data.weight))))

@@ -93,8 +93,8 @@ def reliance(table: pd.DataFrame) -> pd.DataFrame:
     """The baselines' reliance statistics per (selector, seed), in NB201 test accuracy points:
     ``distribution`` = biased − uniform (RSPS-trained weights) and ``weights`` = trained −
     untrained (uniform sampling), from a :func:`best_leaf_per_seed` table of the
-    :data:`SUPERNETS` (in ``algorithm``)."""
-    wide = table.pivot_table(index=["selector", "seed"], columns="algorithm", values="test_acc", aggfunc="first")
+    :data:`SUPERNETS` (named in ``supernet``)."""
+    wide = table.pivot_table(index=["selector", "seed"], columns="supernet", values="test_acc", aggfunc="first")
     for name in SUPERNETS:
         if name not in wide:
             wide[name] = np.nan
@@ -104,12 +104,12 @@ def reliance(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def baselines_markdown(table: pd.DataFrame) -> str:
-    """Rows baseline supernets, columns selectors (test error mean ± std), then the reliance
-    statistics (accuracy points, mean over seeds)."""
+    """Rows baseline supernets (``supernet``), columns selectors (test error mean ± std), then
+    the reliance statistics (accuracy points, mean over seeds)."""
     if table.empty:
         return "(no Stage-2 baselines)\n"
     dataset, bench = str(table["dataset"].iat[0]), str(table["bench_dataset"].iat[0])
-    order = [s for s in SUPERNETS if s in set(table["algorithm"])]
+    order = [s for s in SUPERNETS if s in set(table["supernet"])]
     rel = reliance(table).groupby(["reliance", "selector"], observed=True)["value"].mean().unstack("selector")
     rel = rel[[s for s in SELECTORS if s in rel.columns]]
     rel.columns = [stage2_label(s) for s in rel.columns]
@@ -120,6 +120,6 @@ def baselines_markdown(table: pd.DataFrame) -> str:
         f"# Stage-2 baselines on {dataset_label(dataset)}", "",
         f"{bench_label(bench)} test error (%) of the architecture each selector picks on the baseline supernets of "
         "*Picking up the pieces* §4.2 (no splitting), mean ± sample std over seeds.", "",
-        _wide(table, "algorithm", order, supernet_label, "supernet"),
+        _wide(table, "supernet", order, supernet_label, "supernet"),
         "Reliance statistics: NB201 test accuracy points gained, mean over seeds.", "",
         rel.to_markdown(floatfmt=".2f") + "\n"])
