@@ -13,6 +13,7 @@ from fewshotnas.analysis.stage1 import (
     Stage1Config,
     leaf_stage1,
     masked_softmax,
+    distribution_mass,
     mass_rows,
     rank_correlations,
     recalibrate_bn,
@@ -47,6 +48,19 @@ def test_uniform_alphas_give_uniform_mass_over_the_leaf(nb201):
     assert np.allclose(mass, 1 / mask.num_archs) and mass.sum() == pytest.approx(1.0)
     probs = masked_softmax(torch.zeros(6, 5), mask)
     assert probs[0].tolist() == [0, 0.5, 0, 0.5, 0] and probs[4, 1] == 0
+
+
+def test_float32_distributions_give_masses_that_sum_to_one(nb201):
+    """A float32 row of 0.2 sums to 1 + 1.5e-8; over six edges the space's mass would reach
+    1 + 9e-8 without the float64 renormalisation (CI saw a cumulative mass above 1)."""
+    mask = OpMask.full()
+    probs = torch.full((6, 5), 0.2, dtype=torch.float32)
+    assert float(probs[0].double().sum()) > 1.0  # the float32 rounding this test is about
+    mass = distribution_mass(probs, nb201.op_matrix()[nb201.in_mask(mask)])
+    assert abs(mass.sum() - 1.0) < 1e-12
+    assert np.allclose(mass, 1 / mask.num_archs, rtol=1e-12)
+    rows = mass_rows(mass, np.linspace(0, 100, len(mass)), {1.0: -1.0})
+    assert rows[0]["value"] <= 1.0 + 1e-12
 
 
 def test_rank_correlations_known_kendall():

@@ -107,8 +107,12 @@ def sampling_mass(alphas: torch.Tensor | np.ndarray, mask: OpMask, ops: np.ndarr
 
 def distribution_mass(probs: torch.Tensor | np.ndarray, ops: np.ndarray) -> np.ndarray:
     """Probability of each architecture ``ops`` ((n, 6) op indices) under the per-edge op
-    distribution ``probs`` (6, 5): Π_e probs[e, op_e]."""
+    distribution ``probs`` (6, 5): Π_e probs[e, op_e]. Each edge's row is
+    renormalised in float64 first, so that a float32 softmax (rows summing to 1 ± 1e-7) gives
+    masses summing to 1 up to float64 rounding, not 1 + 6e-7; a row of zeros stays zeros."""
     probs = np.asarray(probs, dtype=np.float64).reshape(NUM_EDGES, -1)
+    totals = probs.sum(axis=1, keepdims=True)
+    probs = np.divide(probs, totals, out=np.zeros_like(probs), where=totals > 0)
     return np.prod(probs[np.arange(NUM_EDGES), ops], axis=1)
 
 
