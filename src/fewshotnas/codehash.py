@@ -1,10 +1,13 @@
-"""Which library modules a piece of code runs, and a hash of their source (standard library
-only, so the workflow can use it while it is parsed).
+"""Which library modules a piece of code runs, and a hash of what their code does (standard
+library only, so the workflow can use it while it is parsed).
 
 A rule reruns when the hash of its script and of the ``fewshotnas`` modules the script
 imports (directly or through other library modules, at any depth and inside functions)
-changes (:func:`script_hash`, a rule's ``params.code``): content, not modification times.
-A resume file is only continued by the same code.
+changes (:func:`script_hash`, a rule's ``params.code``): behaviour, not bytes and not
+modification times. What is hashed is each file's syntax tree (:func:`behaviour_source`)
+without docstrings, bare string statements, comments, blank lines or layout, so that
+editing any of those reruns nothing, while any change to the code itself reruns exactly the
+stages whose scripts import the module. A resume file is only continued by the same code.
 """
 
 from __future__ import annotations
@@ -82,19 +85,47 @@ def imported_modules(entry: str | Path, src: Path = SRC) -> dict[str, Path]:
     return dict(sorted(seen.items()))
 
 
+def _is_bare_string(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _drop_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` without statements that are a bare string (docstrings and attribute
+    docstrings, in any block): they do nothing when the code runs."""
+    for node in ast.walk(tree):
+        for block in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, block, None)
+            if isinstance(stmts, list):
+                setattr(node, block, [stmt for stmt in stmts if not _is_bare_string(stmt)])
+    return tree
+
+
+def behaviour_source(path: Path) -> str:
+    """The code of a Python file as its syntax tree dumped without positions, docstrings,
+    bare string statements and comments: equal for two files that differ only in those or in
+    layout. A file that does not parse is returned as its text, so it still changes the hash."""
+    text = path.read_text()
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError:
+        return text
+    return ast.dump(_drop_docstrings(tree), include_attributes=False)
+
+
 def code_hash(entry: str | Path, src: Path = SRC) -> str:
-    """16 hex digits of SHA-256 over the source of :func:`imported_modules` (names and bytes)."""
+    """16 hex digits of SHA-256 over :func:`imported_modules`: each module's name and its
+    :func:`behaviour_source`."""
     digest = hashlib.sha256()
     for name, path in imported_modules(entry, src).items():
         digest.update(name.encode())
-        digest.update(path.read_bytes())
+        digest.update(behaviour_source(path).encode())
     return digest.hexdigest()[:16]
 
 
 def script_hash(script: str | Path, src: Path = SRC) -> str:
-    """16 hex digits of SHA-256 over a workflow script's own bytes and :func:`code_hash` of
-    what it imports: it changes when the script's or the library's content does, never when
-    a file is only touched."""
-    digest = hashlib.sha256(Path(script).read_bytes())
+    """16 hex digits of SHA-256 over a workflow script's :func:`behaviour_source` and
+    :func:`code_hash` of what it imports: it changes when the script's or the library's code
+    does, never when a file is only touched or its docstrings and comments are edited."""
+    digest = hashlib.sha256(behaviour_source(Path(script)).encode())
     digest.update(code_hash(script, src).encode())
     return digest.hexdigest()[:16]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fewshotnas.codehash import code_hash, imported_modules
+from fewshotnas.codehash import code_hash, imported_modules, script_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
@@ -60,3 +60,40 @@ def test_relative_and_function_level_imports(tmp_path):
     assert code_hash(script, tmp_path) == before
     (pkg / "top.py").write_text("import sys\n")
     assert code_hash(script, tmp_path) != before
+
+
+def test_docstrings_comments_and_layout_leave_the_hash_code_changes_move_it(tmp_path):
+    pkg = tmp_path / "fewshotnas"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    lib = pkg / "lib.py"
+    lib.write_text('"""A module."""\n\nX = 1\n"""What X is."""\n\n\ndef f(a):\n    """Add X."""\n    return a + X\n')
+    other = pkg / "other.py"
+    other.write_text("def g():\n    return 2\n")
+    uses_lib, uses_other = tmp_path / "s.py", tmp_path / "t.py"
+    uses_lib.write_text("from fewshotnas.lib import f\n")
+    uses_other.write_text("from fewshotnas.other import g\n")
+    before = {s: code_hash(s, tmp_path) for s in (uses_lib, uses_other)}
+    script_before = script_hash(uses_lib, tmp_path)
+    lib.write_text('"""A module, documented better."""\n# a comment\nX = 1  # one\n\n\ndef f(a):\n'
+                   '    """Add X to ``a``."""\n    # the sum\n    return (a +\n            X)\n')
+    assert {s: code_hash(s, tmp_path) for s in before} == before  # docstrings, comments, layout: no rerun
+    uses_lib.write_text("# the script's comment\nfrom fewshotnas.lib import f  # f\n")
+    assert script_hash(uses_lib, tmp_path) == script_before
+    lib.write_text('"""A module."""\nX = 2\n\n\ndef f(a):\n    return a + X\n')
+    assert code_hash(uses_lib, tmp_path) != before[uses_lib]  # a changed constant reruns what imports it
+    assert code_hash(uses_other, tmp_path) == before[uses_other]  # and nothing else
+    lib.write_text('"""A module."""\nX = 2\n\n\ndef f(a):\n    return "a + X"\n')
+    assert code_hash(uses_lib, tmp_path) != before[uses_lib]  # a string that is a value, not a docstring
+
+
+def test_script_hash_follows_the_script_code_not_its_comments(tmp_path):
+    (tmp_path / "fewshotnas").mkdir()
+    (tmp_path / "fewshotnas" / "__init__.py").write_text("")
+    script = tmp_path / "s.py"
+    script.write_text('"""Adapter."""\nimport fewshotnas\n\nprint(1)\n')
+    before = script_hash(script, tmp_path)
+    script.write_text('"""Adapter, reworded."""\n# comment\nimport fewshotnas\nprint(1)  # one\n')
+    assert script_hash(script, tmp_path) == before
+    script.write_text('"""Adapter."""\nimport fewshotnas\n\nprint(2)\n')
+    assert script_hash(script, tmp_path) != before

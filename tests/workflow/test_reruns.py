@@ -1,7 +1,8 @@
 """Reruns follow content, not modification times: on a copy of the workflow whose data and
 base supernet stages ran (the tiny config, seconds), a touched script, input or dataset file
 plans nothing; a replaced dataset file (even with an old mtime) plans `prepare_data` and what
-follows; an edited script plans its rule again. Dry runs only after the two real jobs."""
+follows; an edited script (code, not comments) plans its rule again, an edited library
+module (code, not docstrings) exactly the rules that import it. Dry runs only after the two real jobs."""
 
 from __future__ import annotations
 
@@ -86,13 +87,34 @@ def test_replaced_dataset_file_reruns_prepare_data_and_what_follows(ran):
     assert planned(checkout, work) == set()
 
 
-def test_edited_script_reruns_its_rule(ran):
+def test_edited_script_reruns_its_rule_and_an_edited_comment_nothing(ran):
     checkout, work, _ = ran
     script = checkout / "workflow/scripts/train_supernet.py"
     original = script.read_text()
-    script.write_text(original + "# an edit\n")
+    script.write_text(original + "# an edit of a comment\n")
     try:
+        assert planned(checkout, work) == set()  # comments and docstrings are not behaviour
+        script.write_text(original + "_EDIT = 1\n")
         assert planned(checkout, work) == {"train_supernet"}
     finally:
         script.write_text(original)
+    assert planned(checkout, work) == set()
+
+
+def test_library_docstring_edit_reruns_nothing_and_a_code_edit_exactly_its_importers(ran):
+    """A docstring fix in a module every stage imports (``files.py``) must not rerun a
+    24-hour supernet; a change of code in a module only training imports reruns training."""
+    checkout, work, _ = ran
+    files = checkout / "src/fewshotnas/files.py"
+    loop = checkout / "src/fewshotnas/train/loop.py"
+    originals = {p: p.read_text() for p in (files, loop)}
+    try:
+        text = originals[files]
+        files.write_text(text.replace('"""', '"""Edited docstring. ', 1) + "\n# a trailing comment\n")
+        assert planned(checkout, work) == set()
+        loop.write_text(originals[loop] + "\n_EDIT = 1\n")
+        assert planned(checkout, work) == {"train_supernet"}
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
     assert planned(checkout, work) == set()
