@@ -11,9 +11,9 @@ import torch
 from fewshotnas.analysis.stage1 import (
     CURVE_FRACTIONS,
     Stage1Config,
+    distribution_mass,
     leaf_stage1,
     masked_softmax,
-    distribution_mass,
     mass_rows,
     rank_correlations,
     recalibrate_bn,

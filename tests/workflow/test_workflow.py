@@ -243,7 +243,7 @@ def test_all_eight_algorithms_leaf_by_leaf_and_fused(finished_run, tmp_path):
     shutil.copytree(separate_dir, fused_dir, ignore=shutil.ignore_patterns(".snakemake", "search", "benchmark",
                                                                           "stage1", "stage2", "tables", "plots"))
     fused = copy.deepcopy(eight)
-    fused["search"]["fuse"] = "tree"
+    fused["search"].update(fuse="tree", fuse_mode="fused")  # the fused program, not leaves one by one (a CPU's auto)
     fused_config = tmp_path / "eight_fused.yaml"
     fused_config.write_text(yaml.safe_dump(fused))
     snakemake(fused_dir, fused_config, "--configfile", str(fused_config), str(ROOT / "config" / "all_algorithms.yaml"))
@@ -315,7 +315,7 @@ def test_fused_searches_plan_and_match_separate_runs(finished_run, tmp_path):
     fused_cfg = {}
     for fuse, expected in (("tree", {"search_tree": 3 * 3}), ("dataset", {"search_dataset": 3})):
         changed = copy.deepcopy(cfg)
-        changed["search"]["fuse"] = fuse
+        changed["search"].update(fuse=fuse, fuse_mode="fused")  # auto would run a CPU's leaves one by one
         fused_cfg[fuse] = changed
         config = tmp_path / f"{fuse}.yaml"
         config.write_text(yaml.safe_dump(changed))

@@ -58,6 +58,7 @@ if FUSE == "tree":
             search=lambda wc: SEARCH_HPARAMS[wc.algo],
             device=config["device"],
             resume=f"{R}/_resume/search/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}/fused.pt",
+            mode=config["search"]["fuse_mode"],
             code=library_hash("search_fused.py"),
         script:
             "../scripts/search_fused.py"
@@ -93,6 +94,7 @@ if FUSE == "dataset":
             device=config["device"],
             methods=SEARCH_METHODS,
             resume=f"{R}/_resume/search/{{dataset}}/fused/{{algo}}/seed{{seed}}.pt",
+            mode=config["search"]["fuse_mode"],
             code=library_hash("search_fused.py"),
         script:
             "../scripts/search_fused.py"
