@@ -122,6 +122,18 @@ def dies_on_call(fn, call: int):
     return wrapped
 
 
+# The longest files first: pytest-xdist (-n auto --dist loadfile, pyproject.toml) hands each file
+# to one worker, and the unit tests fill the other workers while these run.
+LONGEST_FIRST = ("test_workflow.py", "test_all_algorithms.py", "test_slurm.py", "test_kill_resume.py", "test_reruns.py",
+                 "test_snakemake_only.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Order the files longest first (the order of tests within a file is kept)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The fault suite's summary line (tests marked ``fault`` and ``bad_input``)."""
     reports = [r for kind in ("passed", "failed", "error") for r in terminalreporter.stats.get(kind, [])

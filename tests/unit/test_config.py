@@ -224,7 +224,8 @@ def test_test_config_plans_for_users():
     log = out.stdout + out.stderr
     if Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
         assert out.returncode == 0, log[-2000:]
-        assert re.search(r"^search_leaf\s+39$", log, re.M) and re.search(r"^stage1\s+12$", log, re.M)
+        assert re.search(r"^search_tree\s+9$", log, re.M) and re.search(r"^search_leaf\s+3$", log, re.M)
+        assert re.search(r"^stage1\s+12$", log, re.M)
     else:
         assert out.returncode != 0 and "apt-get install dataset-fashion-mnist" in log
 

@@ -24,7 +24,7 @@ def test_interrupted_search_resumes(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(config), "--cores", "1",
-           "--rerun-incomplete"]
+           "--rerun-incomplete", "results/tiny/tables/fashion_mnist.parquet"]  # searches and the main table
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = tmp_path / "results" / "tiny"
     # SIGINT back to its default in the child: a shell that starts pytest in the background

@@ -30,7 +30,7 @@ def _run(checkout: Path, work: Path, *args: str) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "--directory",
                           str(work), "--configfile", str(work / "tiny.yaml"), "--cores", "1", *args, *TARGETS],
-                         capture_output=True, text=True, env=env, timeout=600, cwd=work)
+                         capture_output=True, text=True, env=env, timeout=1800, cwd=work)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout + out.stderr
 

@@ -39,8 +39,9 @@ def test_workflow_runs_through_slurm_profile(tmp_path):
     # no slurmdbd here: job states come from squeue, and no account is passed
     cmd = [*SNAKEMAKE, "--directory", str(tmp_path), "--configfile", str(config), "--profile",
            str(ROOT / "profiles/slurm"), "--slurm-status-command", "squeue", "--slurm-no-account",
-           "--slurm-init-seconds-before-status-checks", "1", "--verbose"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+           "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "2", "--verbose",
+           "results/tiny/tables/fashion_mnist.parquet"]  # data, supernet, split, searches, lookups, main table
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)  # catches a hang only
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert "gpu=1" in log  # training/search jobs asked Slurm for a GPU

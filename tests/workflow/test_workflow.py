@@ -169,7 +169,7 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     config = work / "changed.yaml"
     config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(work, config, "-n"))
-    assert jobs.pop("search_leaf") == 13 * 3
+    assert jobs.pop("search_tree") == 3 * 3 and jobs.pop("search_leaf") == 3  # a job per tree; nosplit's leaf alone
     assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "selection", "stage1", "stage1_table",
                          "stage2", "two_stage_table", "stage2_baseline_train", "stage2_baseline",
                          "stage2_baselines_table", "all"}
@@ -187,75 +187,13 @@ def test_all_algorithms_switch(finished_run):
     config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(snakemake(work, config, "-n", "--configfile", str(config),
                                   str(ROOT / "config" / "all_algorithms.yaml")))
-    assert jobs["search_leaf"] == 13 * 6 and jobs["benchmark_lookup"] == 4 * 6
+    assert jobs["search_tree"] == 3 * 6 and jobs["search_leaf"] == 6 and jobs["benchmark_lookup"] == 4 * 6
     per_algo = work / "per_algo.yaml"
     per_algo.write_text(yaml.safe_dump(cfg))  # seeds for darts1 and snas only
     out = subprocess.run([*SNAKEMAKE, "--directory", str(work), "-n", "--cores", "1", "--configfile", str(per_algo),
                           str(ROOT / "config" / "all_algorithms.yaml")], capture_output=True, text=True)
     assert out.returncode != 0 and "search.seeds lists seeds per algorithm but not for ['darts2', 'darts_minus'" in (
         out.stdout + out.stderr)
-
-
-def test_all_eight_algorithms_leaf_by_leaf_and_fused(finished_run, tmp_path):
-    """config/all_algorithms.yaml on the tiny workflow (random splits and nosplit: 5 leaves per
-    algorithm): every cell of the main, stage-1 and selection tables is finite for all eight
-    algorithms; with search.fuse: tree, every leaf's genotype equals its separate job's, and so do
-    its losses: to 1e-3 after the first epoch and 1e-2 after the last. Float32 kernels of K leaves
-    and of one round differently, and SGD carries that apart over the epochs (2.9e-3 measured for a
-    SNAS leaf in epoch 2); a small arch_lr keeps Adam from turning it into ±arch_lr steps. In
-    float64 the unit tests find fused and separate equal to 1e-7 (tests/unit/test_fused.py)."""
-    work, cfg, _ = finished_run
-    eight = copy.deepcopy(cfg)
-    eight["split"]["methods"] = ["random"]
-    eight["search"]["seeds"] = [0]
-    eight["search"]["hparams"].update(arch_lr=1e-5, rsps_samples=5)
-    eight["report"]["stage2"].update(selectors=["prune", "valid"], baselines=False)
-    separate_dir, fused_dir = tmp_path / "separate", tmp_path / "fused"
-    shutil.copytree(work, separate_dir, ignore=shutil.ignore_patterns(".snakemake", "search", "benchmark", "stage1",
-                                                                      "stage2", "tables", "plots"))
-    config = tmp_path / "eight.yaml"
-    config.write_text(yaml.safe_dump(eight))
-    snakemake(separate_dir, config, "--configfile", str(config), str(ROOT / "config" / "all_algorithms.yaml"))
-    res = separate_dir / "results" / "tiny" / "tables"
-    table = pd.read_parquet(res / "fashion_mnist.parquet")
-    assert set(table["algorithm"]) == {"darts1", "darts2", "darts_minus", "snas", "dsnas", "gdas", "drnas", "rsps"}
-    assert np.isfinite(table["test_acc_mean"]).all() and table["test_acc_mean"].between(0, 100).all()
-    md = (res / "fashion_mnist.md").read_text()
-    assert all(label in md for label in ("DARTS-", "GDAS", "DrNAS", "RSPS"))
-    assert md.index("DARTS-2nd") < md.index("DARTS- ") < md.index("SNAS") < md.index("GDAS") < md.index("RSPS")
-    stage1 = pd.read_parquet(res / "fashion_mnist_stage1.parquet")
-    assert set(stage1["algorithm"]) == set(table["algorithm"])
-    assert np.isfinite(stage1.loc[stage1.statistic == "mass", "value"]).all()
-    overall = stage1[stage1.statistic.isin(["kendall", "spearman"]) & (stage1.subset == 1.0)]  # top-f of < 3: NaN
-    assert overall["value"].between(-1, 1).all()
-    curves = stage1[stage1.statistic.isin(["recall", "cum_mass"])]["value"].dropna()
-    assert curves.between(0, 1 + 1e-9).all()  # a mass summed over the leaf may exceed 1 by float rounding
-    rsps_mass = stage1[(stage1.algorithm == "rsps") & (stage1.statistic == "mass")]
-    np.testing.assert_allclose(rsps_mass["value"], rsps_mass["baseline"], atol=1e-9)  # uniform by construction
-    selection = pd.read_parquet(res / "fashion_mnist_selection.parquet")
-    assert set(selection["algorithm"]) == set(table["algorithm"]) and np.isfinite(selection["regret"]).all()
-    two = pd.read_parquet(res / "fashion_mnist_two_stage.parquet")
-    undefined = two[~two["defined"]]
-    assert set(zip(undefined["algorithm"], undefined["selector"])) == {("rsps", "prune")}  # no alphas: no number
-    assert undefined["test_acc"].isna().all() and np.isfinite(two.loc[two["defined"], "test_acc"]).all()
-    assert "undefined" in (res / "fashion_mnist_two_stage.md").read_text()
-
-    shutil.copytree(separate_dir, fused_dir, ignore=shutil.ignore_patterns(".snakemake", "search", "benchmark",
-                                                                          "stage1", "stage2", "tables", "plots"))
-    fused = copy.deepcopy(eight)
-    fused["search"].update(fuse="tree", fuse_mode="fused")  # the fused program, not leaves one by one (a CPU's auto)
-    fused_config = tmp_path / "eight_fused.yaml"
-    fused_config.write_text(yaml.safe_dump(fused))
-    snakemake(fused_dir, fused_config, "--configfile", str(fused_config), str(ROOT / "config" / "all_algorithms.yaml"))
-    a, b = search_logs(separate_dir), search_logs(fused_dir)
-    assert a.keys() == b.keys() and len(a) == 5 * 8
-    for path, log in a.items():
-        assert list(log["genotype"]) == list(b[path]["genotype"]), path
-        for col in ("train_loss", "val_loss"):
-            fused_loss, separate_loss = b[path][col], log[col]
-            np.testing.assert_allclose(fused_loss.iloc[0], separate_loss.iloc[0], atol=1e-3, rtol=1e-3,
-                                       err_msg=f"{path} {col}, first epoch")
-            np.testing.assert_allclose(fused_loss, separate_loss, atol=1e-2, rtol=1e-2, err_msg=f"{path} {col}")
 
 
 def test_split_change_keeps_supernet(finished_run):
@@ -309,21 +247,26 @@ def search_logs(root: Path) -> dict[str, pd.DataFrame]:
 
 
 def test_fused_searches_plan_and_match_separate_runs(finished_run, tmp_path):
-    """search.fuse: tree makes one job per tree (nosplit, unchanged, is not rerun), dataset one job per
-    dataset × algorithm × seed; a fused rerun writes the same per-leaf logs as the separate jobs."""
+    """search.fuse: none makes one job per leaf, tree one job per tree (nosplit, one leaf either
+    way, is not rerun), dataset one job per dataset × algorithm × seed; the fused program (fuse_mode: fused)
+    writes the same per-leaf logs as the tiny run's tree jobs (one leaf after another, each as its
+    own job would), and the main table reads them."""
     work, cfg, _ = finished_run
-    fused_cfg = {}
-    for fuse, expected in (("tree", {"search_tree": 3 * 3}), ("dataset", {"search_dataset": 3})):
+    plans = (("none", "auto", {"search_leaf": 12 * 3}), ("tree", "fused", {"search_tree": 3 * 3}),
+             ("dataset", "fused", {"search_dataset": 3}))
+    for fuse, mode, expected in plans:
         changed = copy.deepcopy(cfg)
-        changed["search"].update(fuse=fuse, fuse_mode="fused")  # auto would run a CPU's leaves one by one
-        fused_cfg[fuse] = changed
+        changed["search"].update(fuse=fuse, fuse_mode=mode)
         config = tmp_path / f"{fuse}.yaml"
         config.write_text(yaml.safe_dump(changed))
         jobs = planned_jobs(snakemake(work, config, "-n"))
         assert {k: v for k, v in jobs.items() if k.startswith("search")} == expected
     copy_dir = tmp_path / "copy"
     shutil.copytree(work, copy_dir, ignore=shutil.ignore_patterns(".snakemake"))
-    snakemake(copy_dir, tmp_path / "tree.yaml")
+    for method in ("gradientmatching", "synflow", "random"):  # the trees' searches run again, fused
+        shutil.rmtree(copy_dir / "results/tiny/search/fashion_mnist" / method)
+    targets = ["results/tiny/tables/fashion_mnist.parquet"]  # the searches, their lookups and the main table
+    snakemake(copy_dir, tmp_path / "tree.yaml", *targets)
     separate, fused = search_logs(work), search_logs(copy_dir)
     assert separate.keys() == fused.keys() and len(fused) == 13 * 3
     for path, a in separate.items():
@@ -332,4 +275,4 @@ def test_fused_searches_plan_and_match_separate_runs(finished_run, tmp_path):
         for col in ("train_loss", "val_loss"):
             np.testing.assert_allclose(b[col], a[col], atol=1e-3, err_msg=f"{path} {col}")
         np.testing.assert_allclose(np.stack(b["alphas"]), np.stack(a["alphas"]), atol=1e-3, err_msg=path)
-    assert planned_jobs(snakemake(copy_dir, tmp_path / "tree.yaml", "-n")) == {}
+    assert planned_jobs(snakemake(copy_dir, tmp_path / "tree.yaml", "-n", *targets)) == {}
