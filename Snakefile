@@ -23,10 +23,15 @@ report: "workflow/report/workflow.rst"
 # The library lives in src/; scripts import it from there, also inside --use-conda envs.
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
-from fewshotnas.configcheck import check_config  # noqa: E402  (standard library + jsonschema only)
+from fewshotnas.configcheck import (  # noqa: E402  (standard library, jsonschema and yaml only)
+    check_config,
+    coerce_command_line_strings,
+)
 
 with open(Path(workflow.basedir) / "config" / "schema.yaml") as _f:
-    _problems = check_config(config, yaml.safe_load(_f))
+    _schema = yaml.safe_load(_f)
+coerce_command_line_strings(config, _schema)  # --config data='{download: true}' passes 'true'
+_problems = check_config(config, _schema)
 if _problems:
     raise WorkflowError("bad config (every key is described in config/schema.yaml):\n  " + "\n  ".join(_problems))
 # (set here for the jobs, not required from the user, so no `envvars:` directive)

@@ -8,6 +8,7 @@ import json
 import math
 import sys
 
+from fewshotnas import __version__
 from fewshotnas.bench import BENCH_DATASETS, load_table
 from fewshotnas.bench.nb201 import ACCURACY_DECIMALS
 from fewshotnas.space import GenotypeError, build_network, count_flops, count_parameters, genotype_from_str
@@ -219,6 +220,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="fewshotnas", description="Metric-driven few-shot NAS on NAS-Bench-201.")
+    parser.add_argument("--version", action="version", version=f"fewshotnas {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="facts of one architecture as JSON")
     info.add_argument("arch", help="benchmark string (|op~0|+|op~0|op~1|+…) or benchmark index 0..15624")

@@ -1,8 +1,9 @@
 """Checks of the workflow config that run while the workflow is parsed, before any job:
 the JSON schema (one line per problem), integers that must be integers, batch sizes
 against the image counts they draw from, and values that run but make no sense (an
-experiment name outside ``results/``, ``lr_min > lr``, a tree too big to plan). Standard
-library plus ``jsonschema`` (which Snakemake itself depends on); no torch.
+experiment name outside ``results/``, ``lr_min > lr``, a tree too big to plan); and,
+before them, strings from ``--config`` read as YAML where the schema wants no string. Standard
+library plus ``jsonschema`` and ``yaml`` (which Snakemake itself depends on); no torch.
 """
 
 from __future__ import annotations
@@ -95,6 +96,59 @@ def _float_integers(value: Any, schema: dict, root: dict, path: tuple) -> Iterat
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(value):
             yield from _float_integers(item, schema["items"], root, (*path, i))
+
+
+def _options(schema: dict, root: dict) -> list[dict]:
+    return [_resolve(o, root) for key in ("oneOf", "anyOf") for o in schema.get(key, [])]
+
+
+def _admits_string(schema: dict, root: dict) -> bool:
+    """True when the schema (or one of its options) takes a string, or says nothing of types."""
+    options = _options(schema, root)
+    if not _types(schema) and not options:
+        return True
+    return "string" in _types(schema) or any(_admits_string(o, root) for o in options)
+
+
+def _coerce(value: Any, schema: dict, root: dict, path: tuple, changed: list[str]) -> Any:
+    schema = _resolve(schema, root)
+    if isinstance(value, str):
+        if _admits_string(schema, root):
+            return value
+        import yaml
+
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value  # left for the schema's own message
+        if isinstance(parsed, str):
+            return value
+        changed.append(_where(path))
+        return _coerce(parsed, schema, root, path, changed)
+    subschemas = [schema] + [o for o in _options(schema, root) if _json_type(value) in _types(o)]
+    if isinstance(value, dict):
+        for key in list(value):
+            for sub in subschemas:
+                item_schema = sub.get("properties", {}).get(key, sub.get("additionalProperties"))
+                if isinstance(item_schema, dict):
+                    value[key] = _coerce(value[key], item_schema, root, (*path, key), changed)
+                    break
+    elif isinstance(value, list):
+        for sub in subschemas:
+            if isinstance(sub.get("items"), dict):
+                value[:] = [_coerce(item, sub["items"], root, (*path, i), changed) for i, item in enumerate(value)]
+                break
+    return value
+
+
+def coerce_command_line_strings(config: dict, schema: dict) -> list[str]:
+    """Snakemake passes scalars nested in a ``--config`` mapping as strings
+    (``--config data='{download: true}'`` gives ``'true'``). Where the schema admits no string,
+    a string value is read as YAML and kept when that gives a number, boolean, null, list or
+    mapping; ``config`` changes in place. Returns the keys changed (``data.download``)."""
+    changed: list[str] = []
+    _coerce(config, schema, schema, (), changed)
+    return changed
 
 
 def float_integer_errors(config: dict, schema: dict) -> list[str]:

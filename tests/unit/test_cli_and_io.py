@@ -226,3 +226,13 @@ def test_json_lines_are_strict():
     assert json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON {c}")) == {"score": None,
                                                                                       "x": [None, 1.5],
                                                                                       "n": {"y": None}}
+
+
+def test_version_prints_the_package_version(capsys):
+    import fewshotnas
+    from fewshotnas.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fewshotnas {fewshotnas.__version__}"

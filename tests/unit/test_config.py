@@ -162,17 +162,27 @@ def test_one_set_of_versions():
 
 def test_slurm_profile_keeps_its_promises():
     """Jobs get cpus_per_task = threads (no profile-wide cpus_per_task), partition and account
-    placeholders are documented, failed jobs are resubmitted (and resume), and random splits
-    ask for no GPU."""
+    placeholders are documented, failed jobs are resubmitted (and resume); GPUs come from the
+    rules and follow `device` (none with `device: cpu`), and random splits ask for none."""
     text = (ROOT / "profiles" / "slurm" / "config.yaml").read_text()
     profile = yaml.safe_load(text)
     assert "cpus_per_task" not in profile["default-resources"]
     assert all("cpus_per_task" not in r for r in profile["set-resources"].values())
     assert profile["restart-times"] >= 1
     assert "# slurm_partition:" in text and "# slurm_account:" in text
-    assert "gpu" not in profile["set-resources"]["split_level"]
+    assert all("gpu" not in r for r in profile["set-resources"].values())
     split_rule = (ROOT / "workflow" / "rules" / "split.smk").read_text()
-    assert 'gpu=lambda wc: 0 if wc.method == "random" else 1' in split_rule
+    assert 'gpu=lambda wc: 0 if wc.method == "random" else GPUS' in split_rule
+    gpus = {}
+    for device in ("cpu", "auto"):
+        out = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+                              str(ROOT / ".test"), "-n", "--cores", "1", "--config", f"device={device}"],
+                             capture_output=True, text=True, timeout=1200,
+                             env={**os.environ, "FEWSHOTNAS_PLAN_WITHOUT_DATA": "1"})
+        assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+        gpus[device] = re.findall(r"gpu=(\d+)", out.stdout + out.stderr)
+    assert gpus["cpu"] and set(gpus["cpu"]) == {"0"}  # device: cpu asks Slurm for no GPU
+    assert gpus["auto"].count("1") > len(gpus["auto"]) / 2  # training, split, search, stage-1/2 jobs
 
 
 def test_config_is_read_from_the_working_directory(tmp_path):
@@ -288,3 +298,35 @@ def test_halving_config_is_the_papers_successive_halving():
     assert cfg["datasets"] == ["cifar10"] and "gradientmatching" in cfg["split"]["methods"]
     assert cut_epochs(cfg["report"]["halving_epochs"], 600) == [30, 100, 600]
     assert cfg["network"] == load("paper.yaml")["network"]  # the rest stays the papers'
+
+
+def test_command_line_strings_are_read_as_yaml_where_the_schema_wants_no_string():
+    """Snakemake passes ``--config data='{download: true}'`` as {'download': 'true'}."""
+    from fewshotnas.configcheck import check_config, coerce_command_line_strings
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["data"].update(download="true", subset="600", roots={"fashion_mnist": "123"})
+    config["search"]["hparams"].update(epochs="2", arch_betas="[0.5, 0.9]")
+    config["experiment"] = "2024"
+    assert check_config(copy.deepcopy(config), schema)  # as Snakemake hands them over: refused
+    changed = coerce_command_line_strings(config, schema)
+    assert sorted(changed) == ["data.download", "data.subset", "search.hparams.arch_betas", "search.hparams.epochs"]
+    assert config["data"]["download"] is True and config["data"]["subset"] == 600
+    assert config["search"]["hparams"]["epochs"] == 2 and config["search"]["hparams"]["arch_betas"] == [0.5, 0.9]
+    assert config["data"]["roots"]["fashion_mnist"] == "123" and config["experiment"] == "2024"  # strings stay
+    assert check_config(config, schema) == []
+    config["search"]["hparams"]["epochs"] = "two"  # not YAML for a number: the schema's message
+    coerce_command_line_strings(config, schema)
+    assert any("search.hparams.epochs" in line and "'two'" in line for line in check_config(config, schema))
+
+
+def test_readme_config_one_liners_plan(tmp_path):
+    """The README's `--config` command lines, as written (a shell parses the quotes)."""
+    readme = (ROOT / "README.md").read_text()
+    assert "--config data='{download: true}'" in readme
+    cmd = (f"{sys.executable} -m snakemake -s {ROOT / 'Snakefile'} --directory {ROOT / '.test'} -n --cores 1 "
+           "--config data='{download: true}' search='{hparams: {epochs: 2}}'")
+    out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=1200,
+                         env={**os.environ, "FEWSHOTNAS_PLAN_WITHOUT_DATA": "1"})
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]

@@ -12,6 +12,7 @@ SPLIT_SEED = config["split"]["seeds"][0]  # the tree the searches use
 FUSE = config["search"]["fuse"]  # none | tree | dataset
 FUSED_ALGORITHMS = ALGORITHMS if FUSE != "none" else []  # the engine fuses every algorithm
 SUPERNET_SEED = config["supernet"]["seed"]
+GPUS = 0 if config["device"] == "cpu" else 1  # each training job's Slurm GPU request follows `device`
 API_FILE = config["benchmark"].get("api_file")  # the official benchmark file, if the user has it
 if API_FILE:
     BENCH_TABLE = f"{R}/benchmark/nb201_from_api.parquet"  # built by rule nb201_from_api

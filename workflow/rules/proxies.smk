@@ -30,7 +30,7 @@ rule proxy_scores:
         "../../envs/torch.yaml"
     threads: config["threads"]
     resources:
-        gpu=1,
+        gpu=GPUS,
         mem_mb=4000,
         runtime=4 * 60,
     params:

@@ -103,6 +103,7 @@ rule stage1:
         "../../envs/torch.yaml"
     threads: config["threads"]
     resources:
+        gpu=GPUS,
         mem_mb=4000,
         runtime=4 * 60,
     params:

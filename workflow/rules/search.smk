@@ -14,6 +14,7 @@ rule search_leaf:
         "../../envs/torch.yaml"
     threads: config["threads"]
     resources:
+        gpu=GPUS,
         mem_mb=8000,
         runtime=lambda wc: search_runtime_minutes(wc.algo),  # DARTS-1st 24 h, scaled by the catalog's step cost
     params:
@@ -51,6 +52,7 @@ if FUSE == "tree":
             "../../envs/torch.yaml"
         threads: config["threads"]
         resources:
+            gpu=GPUS,
             mem_mb=8000,
             runtime=lambda wc: search_runtime_minutes(wc.algo),
         params:
@@ -86,6 +88,7 @@ if FUSE == "dataset":
             "../../envs/torch.yaml"
         threads: config["threads"]
         resources:
+            gpu=GPUS,
             mem_mb=16000,
             runtime=lambda wc: search_runtime_minutes(wc.algo, 48 * 60),
         params:

@@ -20,7 +20,7 @@ rule split_level:
     resources:
         mem_mb=8000,
         runtime=120,
-        gpu=lambda wc: 0 if wc.method == "random" else 1,  # random splits compute nothing (Slurm: no GPU)
+        gpu=lambda wc: 0 if wc.method == "random" else GPUS,  # random splits compute nothing (Slurm: no GPU)
     params:
         split=lambda wc: SPLIT_CONFIG.for_method(wc.method),  # weights resolved per method
         network=config["network"],

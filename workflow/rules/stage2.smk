@@ -29,7 +29,7 @@ rule stage2:
     resources:
         mem_mb=4000,
         runtime=8 * 60,
-        gpu=lambda wc: 0 if config["device"] == "cpu" else 1,
+        gpu=GPUS,
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         stage2=STAGE2_PARAMS,
@@ -81,7 +81,7 @@ rule stage2_baseline_train:
     resources:
         mem_mb=8000,
         runtime=lambda wc: search_runtime_minutes("rsps"),
-        gpu=lambda wc: 0 if config["device"] == "cpu" else 1,
+        gpu=GPUS,
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         network=config["network"],
@@ -111,7 +111,7 @@ rule stage2_baseline:
     resources:
         mem_mb=4000,
         runtime=8 * 60,
-        gpu=lambda wc: 0 if config["device"] == "cpu" else 1,
+        gpu=GPUS,
     params:
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         stage2=STAGE2_PARAMS,

@@ -13,6 +13,7 @@ rule train_supernet:
         "../../envs/torch.yaml"
     threads: config["threads"]
     resources:
+        gpu=GPUS,
         mem_mb=8000,
         runtime=24 * 60,
     params:

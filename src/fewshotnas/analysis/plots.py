@@ -36,6 +36,8 @@ from fewshotnas.analysis.tables import missing_lookup  # noqa: E402
 from fewshotnas.files import atomic_write  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+# TrueType (Type 42) fonts in PDF and PS: publishers' checkers refuse Type 3 fonts
+matplotlib.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42})
 
 
 def figure_paths(path: str | Path) -> tuple[Path, Path]:
