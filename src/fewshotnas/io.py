@@ -142,20 +142,23 @@ def read_parquet_checked(path: str | Path) -> pd.DataFrame:
 
 
 def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO, *, device: str = "cpu",
-                  threads: int | None = None, config: dict | None = None) -> logging.Logger:
+                  threads: int | None = None, config: dict | None = None, params: Any = None) -> logging.Logger:
     """Log to ``log_path`` (if given) and to stderr; returns the package logger.
 
     Sets torch's thread count (``threads``; default $OMP_NUM_THREADS or all cores), logs one
     line with the device (``device``: a config value such as ``auto``), compute dtype, torch
     version and threads, and routes an uncaught exception's traceback into the log too, so
-    that a failed job's log says why it failed. The resolved device and the hash of ``config``
-    (the workflow's whole config) go into every Parquet file's provenance."""
+    that a failed job's log says why it failed. ``params`` (a mapping, or anything with
+    ``items()`` such as a Snakemake job's params: the hyperparameters it runs with) is logged
+    as one JSON line. Each line starts with the date and time. The
+    resolved device, ``config`` (the workflow's whole resolved config, as YAML) and its hash go
+    into every Parquet file's provenance."""
     from fewshotnas.train.device import configure_torch, describe_runtime, resolve_device
 
     logger = logging.getLogger("fewshotnas")
     logger.setLevel(level)
     logger.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +178,10 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
     resolved = resolve_device(device)
     JOB.update(device=str(resolved))
     if config is not None:
-        JOB.update(config_hash=config_hash(config))
+        import yaml
+
+        JOB.update(config_hash=config_hash(config), config=yaml.safe_dump(config, sort_keys=False))
     logger.info("fewshotnas %s; %s", __version__, describe_runtime(resolved))
+    if params is not None:
+        logger.info("parameters: %s", json.dumps(dict(params.items()), default=str, sort_keys=True))
     return logger

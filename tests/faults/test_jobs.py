@@ -4,6 +4,7 @@ live run."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def test_failing_job_writes_its_traceback_and_runtime_to_its_log(tmp_path):
     log = (tmp_path / "results/fail/logs/data/fashion_mnist.log").read_text()
     assert "Traceback" in log and "is not an IDX file" in log and "corrupt-fmnist" in log
     assert "device cpu, float32, torch " in log and "threads" in log
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO fewshotnas ", log, re.M), log[:200]  # dated lines
+    assert re.search(r"INFO parameters: \{.*\"code\": ", log), log[:400]  # the job's params, one JSON line
     assert not (tmp_path / target).exists()
 
 

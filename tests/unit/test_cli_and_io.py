@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from fewshotnas.cli import main
 from fewshotnas.files import (
@@ -189,6 +190,7 @@ def test_parquet_provenance_names_commit_torch_device_and_config(tmp_path):
     meta = io.read_parquet_metadata(tmp_path / "t.parquet")
     assert meta["rule"] == "r" and meta["device"] == "cpu" and meta["torch"].startswith("2.")
     assert meta["config_hash"] == io.config_hash({"experiment": "x", "threads": 1})
+    assert yaml.safe_load(meta["config"]) == {"experiment": "x", "threads": 1}  # the resolved config itself
     assert meta["commit"] is None or len(meta["commit"].removesuffix("+dirty")) == 40
 
 

@@ -3,7 +3,7 @@ from fewshotnas.bench import NB201Table
 from fewshotnas.bench.lookup import lookup_logs
 from fewshotnas.io import read_parquet_checked, read_parquet_metadata, setup_logging, write_parquet_atomic
 
-setup_logging(snakemake.log[0], config=snakemake.config)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 wc = snakemake.wildcards
 logs = {leaf: read_parquet_checked(path) for leaf, path in enumerate(snakemake.input.logs)}
 masks = {leaf: read_parquet_metadata(path).get("mask") for leaf, path in enumerate(snakemake.input.logs)}

@@ -6,7 +6,7 @@ from fewshotnas.bench import NB201Table
 from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic, write_text_atomic
 from fewshotnas.split import leaf_masks
 
-log = setup_logging(snakemake.log[0], config=snakemake.config)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 table = NB201Table(snakemake.input.table)
 leaves = pd.concat([
     leaf_summary(table, leaf_masks(read_parquet_checked(path)), dataset=snakemake.wildcards.dataset,

@@ -7,7 +7,7 @@ from fewshotnas.bench import NB201Table
 from fewshotnas.io import read_parquet_checked, setup_logging
 from fewshotnas.split import leaf_masks
 
-setup_logging(snakemake.log[0], config=snakemake.config)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 table = NB201Table(snakemake.input.table)
 bench = snakemake.params.bench_dataset
 dist = pd.concat([leaf_distribution(table, leaf_masks(read_parquet_checked(path)), bench, method,

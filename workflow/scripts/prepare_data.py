@@ -2,7 +2,7 @@
 from fewshotnas.data import prepare_data, save_prepared
 from fewshotnas.io import setup_logging
 
-log = setup_logging(snakemake.log[0], config=snakemake.config)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 params = dict(snakemake.params.data)
 data = prepare_data(params.pop("dataset"), params.pop("root"), **params)
 log.info("%s: %d weight / %d arch / %d test images, %d px, %d classes", data.dataset, len(data.weight),

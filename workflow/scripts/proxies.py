@@ -4,7 +4,7 @@ import pandas as pd
 from fewshotnas.analysis.proxy_table import describe, proxy_table, write_outputs
 from fewshotnas.io import read_parquet_checked, read_parquet_metadata, setup_logging
 
-setup_logging(snakemake.log[0], config=snakemake.config)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 proxies = snakemake.params.proxies
 scores = pd.concat([read_parquet_checked(p) for p in snakemake.input.scores], ignore_index=True)
 meta = read_parquet_metadata(snakemake.input.scores[0])

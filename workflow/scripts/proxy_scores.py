@@ -7,7 +7,8 @@ from fewshotnas.metrics.proxy import ProxySetup
 from fewshotnas.split.level import metric_batches
 from fewshotnas.train.device import resolve_device
 
-setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+              device=snakemake.params.device, threads=snakemake.threads)
 cfg = ProxyCheckConfig(**snakemake.params.proxies)
 data = load_prepared(snakemake.input.data)
 device = resolve_device(snakemake.params.device)

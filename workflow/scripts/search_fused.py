@@ -10,8 +10,8 @@ from fewshotnas.search.serial import resolve_fuse_mode, search_leaves_serially
 from fewshotnas.space import OpMask
 from fewshotnas.split import leaf_masks
 
-log = setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device,
-                    threads=snakemake.threads)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+                    device=snakemake.params.device, threads=snakemake.threads)
 wc = snakemake.wildcards
 if "tree" in snakemake.input.keys():  # search_tree: the leaves of one tree
     methods = [wc.method]

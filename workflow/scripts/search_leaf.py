@@ -5,8 +5,8 @@ from fewshotnas.search import run_search
 from fewshotnas.space import OpMask
 from fewshotnas.split import leaf_masks
 
-log = setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device,
-                    threads=snakemake.threads)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+                    device=snakemake.params.device, threads=snakemake.threads)
 leaf = int(snakemake.wildcards.leaf)
 if "tree" in snakemake.input.keys():
     mask = leaf_masks(read_parquet_checked(snakemake.input.tree))[leaf]

@@ -3,7 +3,7 @@ from fewshotnas.analysis.plots import plot_halving
 from fewshotnas.analysis.selection import select_leaves, selection_markdown
 from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic, write_text_atomic
 
-log = setup_logging(snakemake.log[0], config=snakemake.config)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 runs = read_parquet_checked(snakemake.input.runs)
 fractions = list(snakemake.params.halving_epochs)
 selection = select_leaves(runs, fractions)

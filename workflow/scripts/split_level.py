@@ -8,7 +8,8 @@ from fewshotnas.train.loop import check_supernet_learned
 
 WARM_FORMAT = 2
 
-setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+              device=snakemake.params.device, threads=snakemake.threads)
 seed = int(snakemake.wildcards.seed)
 configure_torch(snakemake.threads, seed)
 device = resolve_device(snakemake.params.device)

@@ -4,7 +4,8 @@ from fewshotnas.bench import NB201Table
 from fewshotnas.data import load_prepared
 from fewshotnas.io import setup_logging, write_parquet_atomic
 
-setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+              device=snakemake.params.device, threads=snakemake.threads)
 wc = snakemake.wildcards
 cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in snakemake.params.stage1.items()}
 frame = run_stage1(dict(enumerate(snakemake.input.finals)), load_prepared(snakemake.input.data),

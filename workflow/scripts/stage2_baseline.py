@@ -9,7 +9,8 @@ from fewshotnas.io import setup_logging, write_parquet_atomic
 from fewshotnas.search.result import LeafResult
 from fewshotnas.train.loop import new_network
 
-setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+              device=snakemake.params.device, threads=snakemake.threads)
 wc = snakemake.wildcards
 data = load_prepared(snakemake.input.data)
 network = snakemake.params.network

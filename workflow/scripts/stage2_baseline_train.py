@@ -7,8 +7,8 @@ from fewshotnas.io import setup_logging, write_parquet_atomic
 from fewshotnas.search.engine import search_leaves
 from fewshotnas.space import OpMask
 
-log = setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device,
-                    threads=snakemake.threads)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+                    device=snakemake.params.device, threads=snakemake.threads)
 wc = snakemake.wildcards
 architectures = None
 if wc.sampler == "biased":

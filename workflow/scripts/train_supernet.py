@@ -3,7 +3,8 @@ from fewshotnas.data import load_prepared
 from fewshotnas.io import setup_logging, write_parquet_atomic
 from fewshotnas.train.loop import train_supernet
 
-setup_logging(snakemake.log[0], config=snakemake.config, device=snakemake.params.device, threads=snakemake.threads)
+setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params,
+              device=snakemake.params.device, threads=snakemake.threads)
 train_log = train_supernet(
     load_prepared(snakemake.input.data),
     network=snakemake.params.network,

@@ -4,7 +4,7 @@ import pandas as pd
 from fewshotnas.analysis.two_stage import best_leaf_per_seed, two_stage_markdown
 from fewshotnas.io import read_parquet_checked, setup_logging, write_parquet_atomic, write_text_atomic
 
-log = setup_logging(snakemake.log[0], config=snakemake.config)
+log = setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 rows = pd.concat([read_parquet_checked(p) for p in snakemake.input.runs], ignore_index=True)
 table = best_leaf_per_seed(rows)
 write_parquet_atomic(table, snakemake.output.table, {"rule": "two_stage_table"})
