@@ -141,6 +141,20 @@ def test_two_stage_tables_and_baselines(finished_run):
         assert (res / "plots" / "fashion_mnist" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
 
 
+def test_readme_pandas_snippets_run_on_the_results(finished_run):
+    """Every ```python block of the README that reads results/default runs as written on the
+    tiny workflow's results (results/tiny), the pivot of one selection rule included."""
+    work, _, _ = finished_run
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    snippets = [b for b in blocks if "results/default" in b]
+    assert snippets and any(".pivot(" in b for b in snippets)
+    for code in snippets:
+        namespace: dict = {}
+        exec(compile(code.replace("results/default", str(work / "results" / "tiny")), "README.md", "exec"),
+             namespace)
+    assert namespace["table"]["method"].nunique() == 4 and len(namespace["runs"]) > 0
+
+
 def test_second_plan_is_empty(finished_run):
     work, _, config = finished_run
     assert planned_jobs(snakemake(work, config, "-n")) == {}
