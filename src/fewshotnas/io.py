@@ -151,7 +151,8 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
     that a failed job's log says why it failed. ``params`` (a mapping, or anything with
     ``items()`` such as a Snakemake job's params: the hyperparameters it runs with) is logged
     as one JSON line. Each line starts with the date and time. The
-    resolved device, ``config`` (the workflow's whole resolved config, as YAML) and its hash go
+    resolved device, ``config`` (the workflow's whole resolved config, as JSON, which YAML also
+    reads) and its hash go
     into every Parquet file's provenance."""
     from fewshotnas.train.device import configure_torch, describe_runtime, resolve_device
 
@@ -178,9 +179,7 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
     resolved = resolve_device(device)
     JOB.update(device=str(resolved))
     if config is not None:
-        import yaml
-
-        JOB.update(config_hash=config_hash(config), config=yaml.safe_dump(config, sort_keys=False))
+        JOB.update(config_hash=config_hash(config), config=json.dumps(config, default=str))
     logger.info("fewshotnas %s; %s", __version__, describe_runtime(resolved))
     if params is not None:
         logger.info("parameters: %s", json.dumps(dict(params.items()), default=str, sort_keys=True))
