@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import yaml
+
 TRAIN_IMAGES = {"fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "imagenet16_120": 151700}
 """Training images of each dataset (ImageNet16-120: the 120 kept classes)."""
 
@@ -115,8 +117,6 @@ def _coerce(value: Any, schema: dict, root: dict, path: tuple, changed: list[str
     if isinstance(value, str):
         if _admits_string(schema, root):
             return value
-        import yaml
-
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:

@@ -148,12 +148,11 @@ def setup_logging(log_path: str | Path | None = None, level: int = logging.INFO,
     Sets torch's thread count (``threads``; default $OMP_NUM_THREADS or all cores), logs one
     line with the device (``device``: a config value such as ``auto``), compute dtype, torch
     version and threads, and routes an uncaught exception's traceback into the log too, so
-    that a failed job's log says why it failed. ``params`` (a mapping, or anything with
-    ``items()`` such as a Snakemake job's params: the hyperparameters it runs with) is logged
-    as one JSON line. Each line starts with the date and time. The
-    resolved device, ``config`` (the workflow's whole resolved config, as JSON, which YAML also
-    reads) and its hash go
-    into every Parquet file's provenance."""
+    that a failed job's log says why it failed. Each line starts with the date and time.
+    ``params`` (a mapping, or anything with ``items()`` such as a Snakemake job's params: the
+    hyperparameters it runs with) is logged as one JSON line. The resolved device, ``config``
+    (the workflow's whole resolved config, as JSON, which YAML also reads) and its hash go into
+    every Parquet file's provenance."""
     from fewshotnas.train.device import configure_torch, describe_runtime, resolve_device
 
     logger = logging.getLogger("fewshotnas")
