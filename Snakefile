@@ -17,9 +17,6 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-report: "workflow/report/workflow.rst"
-
-
 # The library lives in src/; scripts import it from there, also inside --use-conda envs.
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
@@ -34,6 +31,19 @@ coerce_command_line_strings(config, _schema)  # --config data='{download: true}'
 _problems = check_config(config, _schema)
 if _problems:
     raise WorkflowError("bad config (every key is described in config/schema.yaml):\n  " + "\n  ".join(_problems))
+from fewshotnas.analysis.landing import report_description  # noqa: E402  (standard library only)
+
+# The report's landing text follows the config (display names, the configured datasets): written
+# here, under Snakemake's own folder, when it changes.
+_landing = Path(".snakemake") / "fewshotnas" / "report.rst"
+if not _landing.is_file() or _landing.read_text() != report_description(config):
+    _landing.parent.mkdir(parents=True, exist_ok=True)
+    _landing.write_text(report_description(config))
+
+
+report: str(_landing.resolve())
+
+
 # (set here for the jobs, not required from the user, so no `envvars:` directive)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 

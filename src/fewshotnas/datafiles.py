@@ -1,7 +1,7 @@
 """Which files each dataset's loader reads, checked before anything runs, and a digest of
 their content, the dataset's identity as an input of ``prepare_data`` (standard library
 only: the workflow calls :func:`missing_dataset` and :func:`dataset_digest` while Snakemake
-plans the jobs).
+plans the jobs), and the checked copy that brings the benchmark table into the results.
 
 The loaders in :mod:`fewshotnas.data.datasets` read exactly these files; a folder that
 passes this check can still hold corrupt files, which the loaders report.
@@ -10,6 +10,8 @@ passes this check can still hold corrupt files, which the loaders report.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -93,9 +95,31 @@ def dataset_digest(name: str, root: str | Path, download: bool = False) -> str:
     digest = hashlib.sha256()
     for path in dataset_files(name, root):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
-        file_digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                file_digest.update(chunk)
-        digest.update(file_digest.digest())
+        digest.update(bytes.fromhex(file_digest(path)))
     return digest.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 (hex) of one file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_verified(source: str | Path, target: str | Path, digest: str) -> None:
+    """Copy ``source`` to ``target`` atomically (a temporary file in the target's folder, then a
+    rename) and check that the copy's :func:`file_digest` is ``digest``, the digest the plan saw:
+    ValueError (and no target) if the source changed in between."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        shutil.copyfile(source, tmp)
+        if file_digest(tmp) != digest:
+            raise ValueError(f"{source} changed while it was copied (its SHA-256 is no longer the planned one); "
+                             "run snakemake again")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

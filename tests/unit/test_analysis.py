@@ -147,8 +147,8 @@ def test_stage1_and_split_distance_figures(tmp_path, monkeypatch, algorithms):
     plots.plot_split_distance(one_seed, dataset="fashion_mnist", path=tmp_path / "d.png")
     for name in ("s", "d"):
         assert (tmp_path / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
-    text = "\n".join(texts)
-    assert "top 1 % of the sample hold fewer than 3 architectures" in text and "top 25 %" in text
+    text = " ".join(" ".join(texts).split())  # titles are wrapped to the figure's width
+    assert "top 1 % of the sample hold fewer than 3 architectures" in text and "25 %" in text
     assert "external distance needs ≥ 2 split seeds (this run has 1)" in text and "#lr" in text
     assert "SNAS" in text and "no splitting" in text
 
@@ -165,3 +165,50 @@ def test_figure_pdfs_embed_truetype_fonts_not_type3(tmp_path):
     pdf = (tmp_path / "figure.pdf").read_bytes()
     assert b"/Type3" not in pdf
     assert b"/TrueType" in pdf or b"/CIDFontType2" in pdf
+
+
+def test_figures_are_paper_sized_with_readable_text(nb201, tmp_path, monkeypatch):
+    """Every figure is at most 7.2 in wide (double column; the cost figure 3.5 in, single
+    column) as saved, and no text is below 7 pt; zeros of the split distance are marked."""
+    from PIL import Image
+
+    sizes: dict[str, list[float]] = {}
+    save = plots.save_figure
+
+    def recording(fig, path):
+        figure = fig.figure if hasattr(fig, "figure") and not isinstance(fig, matplotlib.figure.Figure) else fig
+        figure.canvas.draw()
+        sizes[str(path)] = [t.get_fontsize() for t in figure.findobj(matplotlib.text.Text) if t.get_text().strip()]
+        save(fig, path)
+
+    monkeypatch.setattr(plots, "save_figure", recording)
+    masks = [OpMask.full().restrict(0, [0, 1]), OpMask.full().restrict(0, [2, 3, 4])]
+    dist = leaf_distribution(nb201, masks, "cifar10", "random")
+    dist = pd.concat([dist, dist.assign(method="lr")], ignore_index=True)
+    labels = {m: {k: mask.short_label() for k, mask in enumerate(masks)} for m in ("random", "lr")}
+    searched = pd.DataFrame({"method": ["random", "random"], "leaf": [0, 1], "algorithm": "darts1",
+                             "test_acc": [85.0, 91.0]})
+    lookup = fake_lookup()
+    summary = best_over_leaves(lookup).assign(cost_s=30.0, cost_device="cpu")
+    distances = pd.DataFrame([dict(method=m, seed=s, setting=setting, level=level, pairs=3,
+                                   distance=0.0 if m == "synflow" else 0.5)
+                              for m in ("synflow", "lr") for s in (0, 1) for setting in ("internal", "external")
+                              for level in (0, 1)])
+    figures = {
+        "dist": lambda p: plot_distributions(dist, dataset="fashion_mnist", bench_dataset="cifar10",
+                                             top_fraction=0.02, path=p, leaf_labels=labels, searched=searched),
+        "epochs": lambda p: plot_leaf_epochs(lookup, dataset="fashion_mnist", bench_dataset="cifar10", path=p),
+        "halving": lambda p: plot_halving(lookup, select_leaves(lookup, [0.5, 0.5, 1.0]), dataset="fashion_mnist",
+                                          bench_dataset="cifar10", path=p),
+        "split": lambda p: plots.plot_split_distance(distances, dataset="fashion_mnist", path=p),
+        "stage1": lambda p: plots.plot_stage1(fake_stage1(("darts1", "snas")), dataset="fashion_mnist",
+                                              bench_dataset="cifar10", path=p),
+        "cost": lambda p: plots.plot_cost(summary, path=p),
+    }
+    for name, draw in figures.items():
+        draw(tmp_path / f"{name}.png")
+        width_in = Image.open(tmp_path / f"{name}.png").size[0] / 150  # saved at 150 dpi
+        limit = 3.5 if name == "cost" else 7.2
+        assert width_in <= limit + 0.1, (name, width_in)
+        assert min(sizes[str(tmp_path / f"{name}.png")]) >= 7, name
+    assert b"/Type3" not in (tmp_path / "dist.pdf").read_bytes()

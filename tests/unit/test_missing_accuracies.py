@@ -161,8 +161,9 @@ def test_leaf_stage1_on_a_table_with_missing_accuracies(nb201_missing):
 
 
 def drawn(monkeypatch) -> dict[str, list]:
-    """Texts and red scatter points of every figure saved (then saved as usual)."""
-    seen: dict[str, list] = {"texts": [], "red": []}
+    """Texts and ringed scatter points (black edge, no fill: the best-validation leaf's mark) of
+    every figure saved (then saved as usual)."""
+    seen: dict[str, list] = {"texts": [], "ringed": []}
     save = plots.save_figure
 
     def recording(fig, path):
@@ -171,9 +172,10 @@ def drawn(monkeypatch) -> dict[str, list]:
         seen["texts"] += [t.get_text() for t in figure.findobj(matplotlib.text.Text)]
         for ax in figure.axes:
             for coll in ax.collections:
-                colors = coll.get_facecolors()
-                if len(colors) and np.allclose(colors[0][:3], matplotlib.colors.to_rgb("red")):
-                    seen["red"] += [tuple(p) for p in coll.get_offsets()]
+                faces, edges = coll.get_facecolors(), coll.get_edgecolors()
+                unfilled = len(faces) == 0 or np.allclose(faces[:, 3], 0)
+                if unfilled and len(edges) and (edges[0][:3] < 0.2).all() and len(coll.get_offsets()):
+                    seen["ringed"] += [tuple(p) for p in coll.get_offsets()]
         save(fig, path)
 
     monkeypatch.setattr(plots, "save_figure", recording)
@@ -189,8 +191,8 @@ def test_every_figure_draws_a_table_with_missing_accuracies(nb201_missing, tmp_p
     lookup = run_lookup({2})
     plots.plot_leaf_epochs(lookup, dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "e.png")
     # leaf 2 has the best validation accuracy at both epochs; its final lookup is missing, so epoch 2
-    # has no red dot (before: the dot moved to another leaf)
-    assert seen["red"] == [(1.0, FINAL[2] - 5)]
+    # has no ring (before: the mark moved to another leaf)
+    assert seen["ringed"] == [(1.0, FINAL[2] - 5)]
     plots.plot_halving(lookup, select_leaves(lookup, [0.5, 1.0]), dataset="fashion_mnist", bench_dataset="cifar10",
                        path=tmp_path / "h.png")
     stage1 = pd.DataFrame([dict(dataset="fashion_mnist", bench_dataset="cifar10", method="synflow",
@@ -201,7 +203,7 @@ def test_every_figure_draws_a_table_with_missing_accuracies(nb201_missing, tmp_p
     plots.plot_stage1(stage1, dataset="fashion_mnist", bench_dataset="cifar10", path=tmp_path / "s.png")
     for name in ("d", "e", "h", "s"):
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    text = "\n".join(seen["texts"])
+    text = " ".join(" ".join(seen["texts"]).split())  # titles are wrapped to the figure's width
     assert "architectures without an accuracy left out" in text
     assert "1 lookups missing in the benchmark table" in text
     assert "the oracle is unknown" in text and "over the architectures with a known benchmark accuracy" in text

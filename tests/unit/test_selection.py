@@ -126,5 +126,5 @@ def test_leaves_markdown_escapes_benchmark_strings(nb201):
     assert "## #lr" in md and "NB201 CIFAR-10" in md and "top 1 %" in md and " ★ " in md
     rows = [line for line in md.splitlines() if line.startswith("| 0 |")]
     assert len(rows) == 2
-    for row in rows:  # the benchmark string's pipes are escaped: every row has the header's 8 cells
-        assert len(row.replace("\\|", "").strip("|").split("|")) == 8
+    for row in rows:  # the benchmark string's pipes are escaped: every row has the header's 9 cells
+        assert len(row.replace("\\|", "").strip("|").split("|")) == 9

@@ -68,7 +68,8 @@ def test_outputs_exist_and_read(finished_run):
     assert table["test_acc_mean"].between(0, 100).all()
     assert (table.loc[table.method != "nosplit", "num_leaves"] == 4).all()
     md = (res / "tables" / "fashion_mnist.md").read_text()
-    assert "CIFAR-10" in md and "Fashion-MNIST" in md and "gradientmatching" in md and "±" in md
+    assert "CIFAR-10" in md and "Fashion-MNIST" in md and "gradient matching" in md and "±" in md
+    assert "## Search cost" in md and "CPU-h" in md
     assert md.index("DARTS-1st") < md.index("SNAS") and "no splitting" in md
     runs = pd.read_parquet(res / "tables" / "fashion_mnist_runs.parquet")
     assert len(runs) == (3 * 4 + 1) * 2 * 3  # (methods × leaves + nosplit) × epochs × (darts1 + 2 snas seeds)
@@ -106,6 +107,24 @@ def test_outputs_exist_and_read(finished_run):
     assert tree["leaf"].max() == 3 and tree.loc[tree.leaf >= 0, "num_archs"].sum() == 15625
     seed1 = pd.read_parquet(res / "split/fashion_mnist/random/seed1/level2/tree.parquet")  # every split seed grows
     assert seed1.loc[seed1.leaf >= 0, "num_archs"].sum() == 15625
+    # search cost: split levels + searches per run, from the benchmark files, in every table
+    cost = pd.read_parquet(res / "tables" / "fashion_mnist_cost.parquet")
+    assert len(cost) == 4 * 3 and (cost["cost_s"] > 0).all() and (cost["cost_device"] == "cpu").all()
+    assert (cost.loc[cost.method == "nosplit", "split_s"] == 0).all() and (cost.loc[cost.method != "nosplit",
+                                                                                    "split_s"] > 0).all()
+    level_s = sum(pd.read_csv(res / f"benchmarks/split/fashion_mnist/synflow/seed0/level{lv}.tsv", sep="\t")["s"].iat[0]
+                  for lv in (1, 2))
+    tree_s = pd.read_csv(res / "benchmarks/search/fashion_mnist/synflow/darts1/seed0/fused.tsv", sep="\t")["s"].iat[0]
+    one = cost[(cost.method == "synflow") & (cost.algorithm == "darts1")].iloc[0]
+    assert one["cost_s"] == pytest.approx(level_s + tree_s)
+    for frame in (table, selection, leaves, pd.read_parquet(res / "tables" / "fashion_mnist_two_stage.parquet")):
+        assert frame["cost_s"].notna().all() and (frame["cost_device"] == "cpu").all()
+    assert (res / "plots" / "fashion_mnist" / "cost.pdf").read_bytes()[:5] == b"%PDF-"
+    # the winning run of each cell, and what each leaf keeps
+    known = table[table["test_acc_mean"].notna() & (table["num_seeds"] == 1)]
+    assert known["best_genotype"].notna().all() and (known["best_leaf"] >= 0).all()
+    assert leaves["leaf_mask"].str.fullmatch(r"[01]{5}(-[01]{5}){5}").all() and leaves["ops"].str.startswith("e").all()
+    assert yaml.safe_load((res / "config.yaml").read_text())["experiment"] == "tiny"
     assert not list(res.rglob("_resume/**/*.pt"))  # resume files are removed once a stage finishes
     assert (res / "logs" / "search").is_dir() and (res / "benchmarks" / "supernet").is_dir()
 
@@ -160,6 +179,32 @@ def test_second_plan_is_empty(finished_run):
     assert planned_jobs(snakemake(work, config, "-n")) == {}
 
 
+def test_moved_checkout_and_results_plan_nothing(finished_run, tmp_path):
+    """`cp -a` of a finished checkout to another folder: the copy plans no job (no absolute path
+    reaches a rule's input, output or params; the benchmark table is read from a copy inside the
+    results, rule benchmark_table)."""
+    work, _, _ = finished_run
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("Snakefile", "workflow", "config", "resources", "envs", "profiles", "src"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, checkout / name, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(source, checkout / name)
+    moved = checkout / "moved_results"
+    shutil.copytree(work, moved, symlinks=True)  # copy2: modification times kept, as cp -a keeps them
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(checkout / "Snakefile"), "--directory",
+                           str(moved), "--configfile", str(moved / "tiny.yaml"), "--cores", "1", "-n"],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    assert planned_jobs(plan.stdout + plan.stderr) == {}, (plan.stdout + plan.stderr)[-3000:]
+    assert (moved / "results" / "tiny" / "benchmark" / "nb201.parquet").read_bytes() == (
+        ROOT / "resources" / "nb201" / "nb201_test_acc.parquet").read_bytes()
+
+
 def test_report_holds_every_figure_and_table(finished_run):
     """`snakemake --report` gives one self-contained page with the workflow description,
     every figure (with its caption) and every Markdown table, each embedded."""
@@ -168,12 +213,19 @@ def test_report_holds_every_figure_and_table(finished_run):
     snakemake(work, config, "--report", str(report))
     html = report.read_text()
     for name in ("distributions.png", "leaf_epochs.png", "split_distance.png", "halving.png", "stage1.png",
-                 "stage1_curves.png", "stage2_baselines.png", "fashion_mnist.md", "fashion_mnist_selection.md",
-                 "fashion_mnist_leaves.md", "fashion_mnist_two_stage.md", "fashion_mnist_stage2_baselines.md"):
+                 "stage1_curves.png", "stage2_baselines.png", "cost.png", "fashion_mnist.html",
+                 "fashion_mnist_selection.html", "fashion_mnist_leaves.html", "fashion_mnist_two_stage.html",
+                 "fashion_mnist_stage2_baselines.html"):
         assert f"filename={name};base64," in html, name
+    # tables are HTML pages, which the report shows inline (an iframe), not download links
+    assert html.count("data:text/html;") >= 5 and "filename=fashion_mnist.md;" not in html
     assert "What ran." in html and "Successive halving (GM-NAS" in html and "Stage-1 statistics" in html
-    embedded = base64.b64decode(html.split("filename=fashion_mnist_selection.md;base64,")[1].split('"')[0])
-    assert embedded == (work / "results" / "tiny" / "tables" / "fashion_mnist_selection.md").read_bytes()
+    landing = html.split("What ran.")[1].split("Analyses.")[0]
+    assert "DARTS-1st and SNAS" in landing and "gradient matching" in landing and "darts1" not in landing
+    assert '"Fashion-MNIST"' in html and '"Results"' in html and '"Splits"' in html  # category per dataset, stages
+    embedded = base64.b64decode(html.split("filename=fashion_mnist_selection.html;base64,")[1].split('"')[0])
+    assert embedded == (work / "results" / "tiny" / "tables" / "fashion_mnist_selection.html").read_bytes()
+    assert b"<table>" in embedded and b"successive halving" in embedded
 
 
 def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
@@ -186,7 +238,7 @@ def test_search_hyperparameter_reruns_only_search_and_downstream(finished_run):
     assert jobs.pop("search_tree") == 3 * 3 and jobs.pop("search_leaf") == 3  # a job per tree; nosplit's leaf alone
     assert set(jobs) <= {"benchmark_lookup", "tables", "plot_leaf_epochs", "selection", "stage1", "stage1_table",
                          "stage2", "two_stage_table", "stage2_baseline_train", "stage2_baseline",
-                         "stage2_baselines_table", "all"}
+                         "stage2_baselines_table", "cost_table", "plot_distributions", "resolved_config", "all"}
     assert jobs["benchmark_lookup"] == 4 * 3
 
 

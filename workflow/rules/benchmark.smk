@@ -1,5 +1,34 @@
 localrules:
     benchmark_lookup,
+    benchmark_table,
+    resolved_config,
+
+
+rule resolved_config:
+    """The run's resolved config (defaults, --configfile and --config merged) as YAML beside its results."""
+    output:
+        f"{R}/config.yaml",
+    log:
+        f"{R}/logs/config.log",
+    params:
+        config=config,
+    run:
+        write_yaml_atomic(params.config, output[0])
+        Path(log[0]).write_text(f"wrote {output[0]}\n")
+
+
+rule benchmark_table:
+    """The NB201 table the rules read: benchmark.table copied into the results, so that no rule
+    sees the checkout's path and finished results can move; reruns when the file's content changes."""
+    output:
+        SHIPPED_TABLE_COPY,
+    log:
+        f"{R}/logs/benchmark/nb201_table.log",
+    params:
+        digest=file_digest(SHIPPED_TABLE),
+    run:
+        copy_verified(SHIPPED_TABLE, output[0], params.digest)
+        Path(log[0]).write_text(f"copied {SHIPPED_TABLE} (sha256 {params.digest}) to {output[0]}\n")
 
 
 if API_FILE:
@@ -8,11 +37,13 @@ if API_FILE:
         """The lookup table from the official NAS-Bench-201 file (benchmark.api_file)."""
         input:
             api_file=API_FILE,
-            shipped=str(Path(workflow.basedir) / config["benchmark"]["table"]),
+            shipped=SHIPPED_TABLE_COPY,
         output:
             f"{R}/benchmark/nb201_from_api.parquet",
         log:
             f"{R}/logs/benchmark/nb201_from_api.log",
+        benchmark:
+            f"{R}/benchmarks/benchmark/nb201_from_api.tsv"
         conda:
             "../../envs/torch.yaml"
         resources:
@@ -34,6 +65,8 @@ rule benchmark_lookup:
         f"{R}/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.parquet",
     log:
         f"{R}/logs/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/benchmarks/benchmark/{{dataset}}/{{method}}/{{algo}}/seed{{seed}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -1,8 +1,14 @@
 # Shared helpers: paths, wildcard constraints, config checks and code hashes.
 from fewshotnas.catalog import algorithm_hparams, search_runtime_minutes  # noqa: E402  (standard library only)
 from fewshotnas.codehash import script_hash  # noqa: E402
-from fewshotnas.datafiles import dataset_digest, missing_dataset  # noqa: E402  (standard library only)
+from fewshotnas.datafiles import (
+    copy_verified,
+    dataset_digest,
+    file_digest,
+    missing_dataset,
+)  # noqa: E402  (standard library only)
 from fewshotnas.treeshape import TreeShape  # noqa: E402
+from fewshotnas.analysis.labels import dataset_label  # noqa: E402  (standard library only)
 
 R = f"results/{config['experiment']}"
 SPLIT_METHODS = list(config["split"]["methods"])
@@ -14,10 +20,15 @@ FUSED_ALGORITHMS = ALGORITHMS if FUSE != "none" else []  # the engine fuses ever
 SUPERNET_SEED = config["supernet"]["seed"]
 GPUS = 0 if config["device"] == "cpu" else 1  # each training job's Slurm GPU request follows `device`
 API_FILE = config["benchmark"].get("api_file")  # the official benchmark file, if the user has it
+# The benchmark table reaches the rules as a copy inside the results (rule benchmark_table), never by
+# its path in the checkout: no absolute path enters a rule's input, output or params, so a finished
+# checkout moved or copied elsewhere plans nothing. The copy follows the shipped file's content.
+SHIPPED_TABLE = Path(workflow.basedir) / config["benchmark"]["table"]  # relative paths: to the repository
+SHIPPED_TABLE_COPY = f"{R}/benchmark/nb201.parquet"  # built by rule benchmark_table
 if API_FILE:
     BENCH_TABLE = f"{R}/benchmark/nb201_from_api.parquet"  # built by rule nb201_from_api
 else:
-    BENCH_TABLE = str(Path(workflow.basedir) / config["benchmark"]["table"])  # relative paths: to the repository
+    BENCH_TABLE = SHIPPED_TABLE_COPY
 SPLIT_KEYS = (
     "policy",
     "edge_choice",
@@ -60,9 +71,9 @@ if API_FILE and not Path(API_FILE).is_file():
         f"config benchmark.api_file: {API_FILE} not found; point it at the official NAS-Bench-201 "
         ".pth file, or set it to null to use the shipped table"
     )
-if not API_FILE and not Path(BENCH_TABLE).is_file():
+if not SHIPPED_TABLE.is_file():
     raise WorkflowError(
-        f"config benchmark.table: {BENCH_TABLE} not found. It ships with the project: restore it with "
+        f"config benchmark.table: {SHIPPED_TABLE} not found. It ships with the project: restore it with "
         "`git checkout -- resources/nb201/nb201_test_acc.parquet`, or point benchmark.table at a copy"
     )
 for _ds in config["datasets"]:
@@ -243,23 +254,52 @@ def figure(dataset, name):
     return [f"{R}/plots/{dataset}/{name}.{ext}" for ext in ("png", "pdf")]
 
 
+def write_yaml_atomic(obj, path):
+    """``obj`` as YAML (keys in their order) to ``path`` via a temporary file and a rename."""
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        header = "# the resolved config of this run (written by the workflow)"
+        tmp.write_text(f"{header}\n{yaml.safe_dump(obj, sort_keys=False)}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def final_outputs():
-    """Every table and figure of every dataset (what `snakemake` builds by default)."""
-    outs = split_outputs()
+    """Every table and figure of every dataset, and the resolved config (what `snakemake` builds
+    by default)."""
+    outs = split_outputs() + [f"{R}/config.yaml"]
     for ds in config["datasets"]:
-        outs += [f"{R}/tables/{ds}.parquet", f"{R}/tables/{ds}.md", f"{R}/tables/{ds}_stage1.parquet"]
+        outs += [
+            f"{R}/tables/{ds}.parquet",
+            f"{R}/tables/{ds}.md",
+            f"{R}/tables/{ds}.html",
+            f"{R}/tables/{ds}_stage1.parquet",
+        ]
+        outs += [cost_table(ds)] + figure(ds, "cost")
         outs += figure(ds, "leaf_epochs") + figure(ds, "stage1") + figure(ds, "stage1_curves")
         if STAGE2["selectors"]:
-            outs += [f"{R}/tables/{ds}_two_stage.parquet", f"{R}/tables/{ds}_two_stage.md"]
+            outs += [
+                f"{R}/tables/{ds}_two_stage.parquet",
+                f"{R}/tables/{ds}_two_stage.md",
+                f"{R}/tables/{ds}_two_stage.html",
+            ]
         if STAGE2["baselines"]:
-            outs += [f"{R}/tables/{ds}_stage2_baselines.parquet", f"{R}/tables/{ds}_stage2_baselines.md"]
+            outs += [
+                f"{R}/tables/{ds}_stage2_baselines.parquet",
+                f"{R}/tables/{ds}_stage2_baselines.md",
+                f"{R}/tables/{ds}_stage2_baselines.html",
+            ]
             outs += figure(ds, "stage2_baselines")
         if SPLIT_METHODS:
             outs += [
                 f"{R}/tables/{ds}_selection.parquet",
                 f"{R}/tables/{ds}_selection.md",
+                f"{R}/tables/{ds}_selection.html",
                 f"{R}/tables/{ds}_leaves.parquet",
                 f"{R}/tables/{ds}_leaves.md",
+                f"{R}/tables/{ds}_leaves.html",
             ]
             outs += figure(ds, "distributions") + figure(ds, "halving")
     return outs
@@ -292,3 +332,60 @@ def search_inputs(wc):
 def dataset_search_inputs(wc):
     """A fused job over a whole dataset: its data and every split method's final tree."""
     return {"data": prepared(wc.dataset), "trees": [final_tree(wc.dataset, m) for m in SPLIT_METHODS]}
+
+
+def search_benchmarks(dataset, method, algo, seed):
+    """The benchmark files of the search jobs behind one run, and the part of their seconds
+    that is the run's (a job fused over every method is shared out by leaves)."""
+    base = f"{R}/benchmarks/search/{dataset}"
+    if FUSE == "dataset":
+        return [f"{base}/fused/{algo}/seed{seed}.tsv"], num_leaves(method) / sum(map(num_leaves, SEARCH_METHODS))
+    if FUSE == "tree" and method != "nosplit":
+        return [f"{base}/{method}/{algo}/seed{seed}/fused.tsv"], 1.0
+    return [f"{base}/{method}/{algo}/seed{seed}/leaf{k}.tsv" for k in range(num_leaves(method))], 1.0
+
+
+def split_benchmarks(dataset, method, seed=SPLIT_SEED):
+    """The benchmark files of the split levels that build one tree (none for nosplit)."""
+    if method == "nosplit":
+        return []
+    return [
+        f"{R}/benchmarks/split/{dataset}/{method}/seed{seed}/level{l}.tsv" for l in range(1, SPLIT_CONFIG.depth + 1)
+    ]
+
+
+def supernet_benchmarks(dataset):
+    """The base supernet's benchmark file, when a split method trains on it."""
+    trained = any(SPLIT_CONFIG.weights_for(m) == "trained" and m != "random" for m in SPLIT_METHODS)
+    return [f"{R}/benchmarks/supernet/{dataset}/seed{SUPERNET_SEED}.tsv"] if trained else []
+
+
+def cost_runs(dataset):
+    """Every run of a dataset with the benchmark files behind it (fewshotnas.analysis.cost.run_costs)."""
+    runs = []
+    for m in SEARCH_METHODS:
+        for a in ALGORITHMS:
+            for s in search_seeds(a):
+                search, share = search_benchmarks(dataset, m, a, s)
+                runs.append(
+                    dict(
+                        dataset=dataset,
+                        method=m,
+                        algorithm=a,
+                        seed=s,
+                        split=split_benchmarks(dataset, m),
+                        search=search,
+                        share=share,
+                        log=search_log(dataset, m, a, s, 0),
+                    )
+                )
+    return runs
+
+
+def cost_table(dataset):
+    return f"{R}/tables/{dataset}_cost.parquet"
+
+
+def dataset_category(wildcards):
+    """The report category of a dataset's results: its display name (e.g. Fashion-MNIST)."""
+    return dataset_label(wildcards.dataset)

@@ -4,6 +4,8 @@ rule prepare_data:
         prepared("{dataset}"),
     log:
         f"{R}/logs/data/{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/data/{{dataset}}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1

@@ -47,8 +47,9 @@ rule proxies_table:
         scores=expand(f"{R}/proxies/{{metric}}.parquet", metric=PROXY_METRICS),
     output:
         table=f"{R}/tables/proxies.parquet",
-        markdown=report(
-            f"{R}/tables/proxies.md",
+        markdown=f"{R}/tables/proxies.md",
+        html=report(
+            f"{R}/tables/proxies.html",
             category="Proxy check",
             caption="../report/proxies.rst",
         ),
@@ -61,6 +62,8 @@ rule proxies_table:
         pdf=f"{R}/plots/proxies.pdf",
     log:
         f"{R}/logs/report/proxies.log",
+    benchmark:
+        f"{R}/benchmarks/report/proxies.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -1,4 +1,5 @@
 localrules:
+    cost_table,
     tables,
     selection,
     leaves_table,
@@ -7,20 +8,56 @@ localrules:
     plot_leaf_epochs,
 
 
+rule cost_table:
+    """Search cost of every run: wall seconds of its split levels and searches, from the jobs'
+    benchmark files (fewshotnas.analysis.cost)."""
+    input:
+        split=lambda wc: sorted({p for r in cost_runs(wc.dataset) for p in r["split"]}),
+        search=lambda wc: sorted({p for r in cost_runs(wc.dataset) for p in r["search"]}),
+        supernet=lambda wc: supernet_benchmarks(wc.dataset),
+        logs=lambda wc: [r["log"] for r in cost_runs(wc.dataset)],
+    output:
+        cost_table("{dataset}"),
+    log:
+        f"{R}/logs/report/cost_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/cost_{{dataset}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        runs=lambda wc: cost_runs(wc.dataset),
+        code=library_hash("cost_table.py"),
+    script:
+        "../scripts/cost_table.py"
+
+
 rule tables:
-    """Best-over-leaves NB201 accuracy per method × algorithm (Parquet + Markdown) and all lookups."""
+    """Best-over-leaves NB201 accuracy per method × algorithm with its search cost (Parquet +
+    Markdown), all lookups, and the accuracy-against-cost figure."""
     input:
         lookups=lambda wc: all_lookups(wc.dataset),
+        cost=cost_table("{dataset}"),
     output:
         table=f"{R}/tables/{{dataset}}.parquet",
-        markdown=report(
-            f"{R}/tables/{{dataset}}.md",
-            category="Tables",
+        markdown=f"{R}/tables/{{dataset}}.md",
+        html=report(
+            f"{R}/tables/{{dataset}}.html",
+            category=dataset_category,
+            subcategory="Results",
             caption="../report/table_results.rst",
         ),
         runs=f"{R}/tables/{{dataset}}_runs.parquet",
+        plot=report(
+            f"{R}/plots/{{dataset}}/cost.png",
+            category=dataset_category,
+            subcategory="Results",
+            caption="../report/cost.rst",
+        ),
+        pdf=f"{R}/plots/{{dataset}}/cost.pdf",
     log:
         f"{R}/logs/report/tables_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/tables_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -34,21 +71,27 @@ rule selection:
     per run, as GM-NAS Table 8, and the successive-halving figure."""
     input:
         runs=f"{R}/tables/{{dataset}}_runs.parquet",
+        cost=cost_table("{dataset}"),
     output:
         table=f"{R}/tables/{{dataset}}_selection.parquet",
-        markdown=report(
-            f"{R}/tables/{{dataset}}_selection.md",
-            category="Tables",
+        markdown=f"{R}/tables/{{dataset}}_selection.md",
+        html=report(
+            f"{R}/tables/{{dataset}}_selection.html",
+            category=dataset_category,
+            subcategory="Search",
             caption="../report/table_selection.rst",
         ),
         plot=report(
             f"{R}/plots/{{dataset}}/halving.png",
-            category="Search",
+            category=dataset_category,
+            subcategory="Search",
             caption="../report/halving.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/halving.pdf",
     log:
         f"{R}/logs/report/selection_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/selection_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -63,20 +106,28 @@ rule leaves_table:
     """What every leaf of every split seed's tree holds: size, top architectures, best one."""
     input:
         trees=lambda wc: [final_tree_of_seed(wc.dataset, m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
+        split=lambda wc: [
+            p for m in SPLIT_METHODS for s in config["split"]["seeds"] for p in split_benchmarks(wc.dataset, m, s)
+        ],
         table=BENCH_TABLE,
     output:
         table=f"{R}/tables/{{dataset}}_leaves.parquet",
-        markdown=report(
-            f"{R}/tables/{{dataset}}_leaves.md",
-            category="Tables",
+        markdown=f"{R}/tables/{{dataset}}_leaves.md",
+        html=report(
+            f"{R}/tables/{{dataset}}_leaves.html",
+            category=dataset_category,
+            subcategory="Splits",
             caption="../report/table_leaves.rst",
         ),
     log:
         f"{R}/logs/report/leaves_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/leaves_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
         trees=[(m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
+        split=lambda wc: [split_benchmarks(wc.dataset, m, s) for m in SPLIT_METHODS for s in config["split"]["seeds"]],
         bench_dataset=lambda wc: config["benchmark"]["dataset_map"][wc.dataset],
         top_fraction=config["report"]["top_fraction"],
         code=library_hash("leaves_table.py"),
@@ -123,18 +174,22 @@ rule stage1_table:
         table=f"{R}/tables/{{dataset}}_stage1.parquet",
         plot=report(
             f"{R}/plots/{{dataset}}/stage1.png",
-            category="Stage 1",
+            category=dataset_category,
+            subcategory="Stage 1",
             caption="../report/stage1.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/stage1.pdf",
         curves=report(
             f"{R}/plots/{{dataset}}/stage1_curves.png",
-            category="Stage 1",
+            category=dataset_category,
+            subcategory="Stage 1",
             caption="../report/stage1_curves.rst",
         ),
         curves_pdf=f"{R}/plots/{{dataset}}/stage1_curves.pdf",
     log:
         f"{R}/logs/report/stage1_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/stage1_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -149,15 +204,19 @@ rule plot_distributions:
     input:
         trees=lambda wc: [final_tree(wc.dataset, m) for m in SPLIT_METHODS],
         table=BENCH_TABLE,
+        runs=f"{R}/tables/{{dataset}}_runs.parquet",
     output:
         plot=report(
             f"{R}/plots/{{dataset}}/distributions.png",
-            category="Splits",
+            category=dataset_category,
+            subcategory="Splits",
             caption="../report/distributions.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/distributions.pdf",
     log:
         f"{R}/logs/report/distributions_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/distributions_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -176,12 +235,15 @@ rule plot_leaf_epochs:
     output:
         plot=report(
             f"{R}/plots/{{dataset}}/leaf_epochs.png",
-            category="Search",
+            category=dataset_category,
+            subcategory="Search",
             caption="../report/leaf_epochs.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/leaf_epochs.pdf",
     log:
         f"{R}/logs/report/leaf_epochs_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/leaf_epochs_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:

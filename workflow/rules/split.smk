@@ -42,12 +42,15 @@ rule split_distance:
         table=f"{R}/split/{{dataset}}/split_distance.parquet",
         plot=report(
             f"{R}/plots/{{dataset}}/split_distance.png",
-            category="Splits",
+            category=dataset_category,
+            subcategory="Splits",
             caption="../report/split_distance.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/split_distance.pdf",
     log:
         f"{R}/logs/split/{{dataset}}/split_distance.log",
+    benchmark:
+        f"{R}/benchmarks/split/{{dataset}}/split_distance.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -44,15 +44,20 @@ rule two_stage_table:
     """The S1 × S2 table of a dataset: split method × Stage-1 algorithm × Stage-2 selector."""
     input:
         runs=lambda wc: all_stage2(wc.dataset),
+        cost=cost_table("{dataset}"),
     output:
         table=f"{R}/tables/{{dataset}}_two_stage.parquet",
-        markdown=report(
-            f"{R}/tables/{{dataset}}_two_stage.md",
-            category="Tables",
+        markdown=f"{R}/tables/{{dataset}}_two_stage.md",
+        html=report(
+            f"{R}/tables/{{dataset}}_two_stage.html",
+            category=dataset_category,
+            subcategory="Stage 2",
             caption="../report/table_two_stage.rst",
         ),
     log:
         f"{R}/logs/report/two_stage_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/two_stage_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -128,19 +133,24 @@ rule stage2_baselines_table:
         runs=lambda wc: all_baselines(wc.dataset),
     output:
         table=f"{R}/tables/{{dataset}}_stage2_baselines.parquet",
-        markdown=report(
-            f"{R}/tables/{{dataset}}_stage2_baselines.md",
-            category="Tables",
+        markdown=f"{R}/tables/{{dataset}}_stage2_baselines.md",
+        html=report(
+            f"{R}/tables/{{dataset}}_stage2_baselines.html",
+            category=dataset_category,
+            subcategory="Stage 2",
             caption="../report/table_stage2_baselines.rst",
         ),
         plot=report(
             f"{R}/plots/{{dataset}}/stage2_baselines.png",
-            category="Stage 2",
+            category=dataset_category,
+            subcategory="Stage 2",
             caption="../report/stage2_baselines.rst",
         ),
         pdf=f"{R}/plots/{{dataset}}/stage2_baselines.pdf",
     log:
         f"{R}/logs/report/stage2_baselines_{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/stage2_baselines_{{dataset}}.tsv"
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -3,6 +3,7 @@ import pandas as pd
 
 from fewshotnas.analysis.distributions import leaf_distribution
 from fewshotnas.analysis.plots import plot_distributions
+from fewshotnas.analysis.tables import final_epoch
 from fewshotnas.bench import NB201Table
 from fewshotnas.io import read_parquet_checked, setup_logging
 from fewshotnas.split import leaf_masks
@@ -10,8 +11,13 @@ from fewshotnas.split import leaf_masks
 setup_logging(snakemake.log[0], config=snakemake.config, params=snakemake.params)
 table = NB201Table(snakemake.input.table)
 bench = snakemake.params.bench_dataset
-dist = pd.concat([leaf_distribution(table, leaf_masks(read_parquet_checked(path)), bench, method,
-                                    snakemake.params.top_fraction)
-                  for method, path in zip(snakemake.params.methods, snakemake.input.trees)], ignore_index=True)
+masks = {method: leaf_masks(read_parquet_checked(path))
+         for method, path in zip(snakemake.params.methods, snakemake.input.trees)}
+dist = pd.concat([leaf_distribution(table, leaf_mask_list, bench, method, snakemake.params.top_fraction)
+                  for method, leaf_mask_list in masks.items()], ignore_index=True)
+runs = read_parquet_checked(snakemake.input.runs)
+first_seed = final_epoch(runs[runs["seed"] == runs.groupby("algorithm")["seed"].transform("min")])
 plot_distributions(dist, dataset=snakemake.wildcards.dataset, bench_dataset=bench,
-                   top_fraction=snakemake.params.top_fraction, path=snakemake.output.plot)
+                   top_fraction=snakemake.params.top_fraction, path=snakemake.output.plot,
+                   leaf_labels={m: {k: mask.short_label() for k, mask in enumerate(ms)} for m, ms in masks.items()},
+                   searched=first_seed[["method", "leaf", "algorithm", "test_acc"]])

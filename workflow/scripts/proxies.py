@@ -12,5 +12,6 @@ description = describe(proxies, dataset=snakemake.params.dataset, image_size=met
                        in_channels=meta["in_channels"])
 out = snakemake.output
 write_outputs(scores, proxy_table(scores, bootstrap=proxies["bootstrap"], seed=proxies["seed"]), table_path=out.table,
-              markdown_path=out.markdown, scores_path=out.scores, plot_path=out.plot, description=description,
+              markdown_path=out.markdown, html_path=out.html, scores_path=out.scores, plot_path=out.plot,
+              description=description,
               metadata={"rule": "proxies_table", "proxies": proxies, "data": snakemake.params.dataset})

@@ -9,7 +9,7 @@ METHOD_ORDER = ("nosplit", "random", "gradientmatching", "gradnorm", "jacobcov",
                 "lr", "params")
 """Rows of Tables 1–3 of the metric-splitting paper."""
 
-METHOD_LABELS = {"nosplit": "no splitting", "lr": "#lr", "params": "#params"}
+METHOD_LABELS = {"nosplit": "no splitting", "gradientmatching": "gradient matching", "lr": "#lr", "params": "#params"}
 
 ALGORITHM_ORDER = ALGORITHM_NAMES
 """Columns of Tables 1–3: the catalog's order (DARTS-1st, DARTS-2nd, DARTS-, SNAS, DSNAS, GDAS,

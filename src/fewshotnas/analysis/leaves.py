@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from fewshotnas.analysis.cost import hours_text
 from fewshotnas.analysis.distributions import leaf_distribution
 from fewshotnas.analysis.labels import bench_label, dataset_label, method_label, method_order, percent
 from fewshotnas.bench import NB201Table
@@ -15,11 +16,13 @@ LEAVES_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "split_seed": "int64", "leaf": "int64",
     "num_archs": "int64", "known": "int64", "space_share": "float64", "top_count": "int64", "top_share": "float64",
     "best_arch": "string", "best_acc": "float64", "holds_best": "bool", "top_fraction": "float64",
+    "leaf_mask": "string", "ops": "string", "cost_s": "float64", "cost_device": "string",
 }
 
 
 def leaf_summary(table: NB201Table, masks: list[OpMask], *, dataset: str, bench_dataset: str, method: str,
-                 split_seed: int, top_fraction: float) -> pd.DataFrame:
+                 split_seed: int, top_fraction: float, cost_s: float = math.nan,
+                 cost_device: str | None = None) -> pd.DataFrame:
     """One row per leaf of one tree (``masks`` must partition the space).
 
     ``space_share``: the leaf's share of the 15,625 architectures; ``known``: how many of them
@@ -29,6 +32,10 @@ def leaf_summary(table: NB201Table, masks: list[OpMask], *, dataset: str, bench_
     ``best_acc``: the leaf's best architecture with a known accuracy and that accuracy (%);
     ``holds_best``: it is the best known of the space. A leaf with no known accuracy has NaN
     ``best_acc``, <NA> ``best_arch``; with no known accuracy anywhere ``top_share`` is NaN.
+    ``leaf_mask``: the leaf's ops per edge (:meth:`OpMask.to_bits`, edges in NB201 order, ops
+    in ``OPS`` order); ``ops``: the edges the splits restricted, short names
+    (:meth:`OpMask.short_label`, e.g. ``e0:{3x3} e2:{skip,1x1}``). ``cost_s``/``cost_device``:
+    the wall seconds of the split levels that built the tree (the same in each of its rows).
     """
     dist = leaf_distribution(table, masks, bench_dataset, method, top_fraction)
     known = dist["known"].to_numpy()
@@ -44,7 +51,9 @@ def leaf_summary(table: NB201Table, masks: list[OpMask], *, dataset: str, bench_
                          top_share=top_count / top_total if top_total else math.nan,
                          best_arch=table.arch_str(best) if best is not None else None,
                          best_acc=float(sub["test_acc"].max()) if best is not None else math.nan,
-                         holds_best=best is not None and best == best_overall, top_fraction=top_fraction))
+                         holds_best=best is not None and best == best_overall, top_fraction=top_fraction,
+                         leaf_mask=masks[int(leaf)].to_bits(), ops=masks[int(leaf)].short_label(), cost_s=cost_s,
+                         cost_device=cost_device))
     return pd.DataFrame(rows, columns=list(LEAVES_COLUMNS)).astype(LEAVES_COLUMNS)
 
 
@@ -69,15 +78,17 @@ def leaves_markdown(leaves: pd.DataFrame) -> str:
                   "architectures with a known accuracy.", ""]
     for method in method_order(list(leaves["method"].unique())):
         sub = leaves[leaves["method"] == method].sort_values(["split_seed", "leaf"])
-        lines += [f"## {method_label(method)}", "",
-                  f"| split seed | leaf | architectures | share of space | top {top} | share of top | best | "
-                  "best architecture |", "|---|---|---|---|---|---|---|---|"]
+        costs = sub.groupby("split_seed")[["cost_s", "cost_device"]].first()
+        cost = ", ".join(f"seed {seed}: {hours_text(r.cost_s, r.cost_device)}" for seed, r in costs.iterrows())
+        lines += [f"## {method_label(method)}", "", f"Split levels (wall clock): {cost}.", "",
+                  f"| split seed | leaf | ops kept | architectures | share of space | top {top} | share of top | "
+                  "best | best architecture |", "|---|---|---|---|---|---|---|---|---|"]
         for r in sub.itertuples():
             archs = f"{r.num_archs:,}" + (f" ({r.known:,} known)" if r.known < r.num_archs else "")
             share = "n/a" if math.isnan(r.top_share) else f"{100 * r.top_share:.1f} %"
             best = "n/a" if math.isnan(r.best_acc) else f"{r.best_acc:.2f}{' ★' if r.holds_best else ''}"
             arch = "" if pd.isna(r.best_arch) else f"`{escaped(r.best_arch)}`"
-            lines.append(f"| {r.split_seed} | {r.leaf} | {archs} | {100 * r.space_share:.1f} % | "
+            lines.append(f"| {r.split_seed} | {r.leaf} | `{r.ops}` | {archs} | {100 * r.space_share:.1f} % | "
                          f"{r.top_count} | {share} | {best} | {arch} |")
         lines.append("")
     return "\n".join(lines)

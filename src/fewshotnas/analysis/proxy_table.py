@@ -213,13 +213,17 @@ def describe(proxies: dict, *, dataset: str, image_size: int, in_channels: int) 
 
 def write_outputs(scores: pd.DataFrame, table: pd.DataFrame, *, table_path: str | Path, markdown_path: str | Path,
                   scores_path: str | Path, plot_path: str | Path, description: str = "",
-                  metadata: dict | None = None) -> None:
-    """Write the table (Parquet + Markdown), the raw scores (Parquet) and the figure (PNG + PDF),
-    each atomically."""
+                  metadata: dict | None = None, html_path: str | Path | None = None) -> None:
+    """Write the table (Parquet + Markdown, and HTML for the report when ``html_path`` is
+    given), the raw scores (Parquet) and the figure (PNG + PDF), each atomically."""
+    from fewshotnas.analysis.html import markdown_page_html
     from fewshotnas.io import write_parquet_atomic, write_text_atomic
 
     meta = {"description": description, **(metadata or {})}
     write_parquet_atomic(scores, scores_path, meta)
     write_parquet_atomic(table, table_path, meta)
-    write_text_atomic(proxy_markdown(table, description=description), markdown_path)
+    markdown = proxy_markdown(table, description=description)
+    write_text_atomic(markdown, markdown_path)
+    if html_path is not None:
+        write_text_atomic(markdown_page_html(markdown, "Proxy check"), html_path)
     plot_proxies(table, plot_path, description=description)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fewshotnas.analysis.cost import hours_text
 from fewshotnas.analysis.labels import (
     SELECTOR_ORDER,
     algorithm_label,
@@ -152,7 +153,8 @@ def select_leaves(lookup: pd.DataFrame, halving_fractions: Sequence[float]) -> p
 def selection_markdown(selection: pd.DataFrame, halving_fractions: Sequence[float]) -> str:
     """GM-NAS Table 8's layout: per method × algorithm, one row per selector with the best
     and the mean ± sample std over search seeds of the chosen leaf's NB201 accuracy, the mean
-    regret, and (successive-halving rows) when the oracle leaf was dropped in each seed."""
+    regret, (successive-halving rows) when the oracle leaf was dropped in each seed, and the
+    search cost of one search (``cost_s``, when the table has it)."""
     if selection.empty:
         return "(no split runs to select from)\n"
     dataset, bench = str(selection["dataset"].iat[0]), str(selection["bench_dataset"].iat[0])
@@ -164,8 +166,8 @@ def selection_markdown(selection: pd.DataFrame, halving_fractions: Sequence[floa
         f"bottom half of the leaves by supernet validation accuracy at fractions {list(halving_fractions)} of the "
         f"search (epochs {', '.join(sorted(set(selection['cut_epochs'].astype(str))))}).",
         "",
-        "| method | algorithm | selection | best | mean ± std | regret | oracle leaf dropped at |",
-        "|---|---|---|---|---|---|---|",
+        "| method | algorithm | selection | best | mean ± std | regret | oracle leaf dropped at | search cost |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     methods = method_order(list(selection["method"].unique()))
     algorithms = algorithm_order(list(selection["algorithm"].unique()))
@@ -174,6 +176,10 @@ def selection_markdown(selection: pd.DataFrame, halving_fractions: Sequence[floa
             sub = selection[(selection["method"] == method) & (selection["algorithm"] == algo)]
             if sub.empty:
                 continue
+            cost = "n/a"
+            if "cost_s" in sub.columns:  # one search: the run's split levels and leaf searches, mean over seeds
+                runs = sub.drop_duplicates("seed")
+                cost = hours_text(float(runs["cost_s"].mean()), "+".join(sorted(set(runs["cost_device"].dropna()))))
             for selector in SELECTOR_ORDER:
                 rows = sub[sub["selector"] == selector].sort_values("seed")
                 if rows.empty:
@@ -188,7 +194,7 @@ def selection_markdown(selection: pd.DataFrame, halving_fractions: Sequence[floa
                     drop += f" ({len(rows)} seed{'s' if len(rows) != 1 else ''})"
                 lines.append(f"| {method_label(method)} | {algorithm_label(algo)} | {selector_label(selector)} | "
                              f"{_num(acc.max(skipna=False))} | {cell} | {_num(rows['regret'].mean(skipna=False))} "
-                             f"| {drop} |")
+                             f"| {drop} | {cost} |")
     incomplete = selection[~selection["oracle_complete"]].drop_duplicates(RUN_KEYS)
     if not incomplete.empty:
         runs = "; ".join(f"{method_label(r.method)} / {algorithm_label(r.algorithm)} seed {r.seed}: "

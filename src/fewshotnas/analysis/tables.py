@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fewshotnas.analysis.cost import hours_text
 from fewshotnas.analysis.labels import (
     algorithm_label,
     algorithm_order,
@@ -17,7 +18,12 @@ SUMMARY_COLUMNS = {
     "dataset": "string", "bench_dataset": "string", "method": "string", "algorithm": "string",
     "selection": "string", "num_seeds": "int64", "test_acc_mean": "float64", "test_acc_std": "float64",
     "num_leaves": "int64", "disconnected_leaves": "int64", "missing_lookups": "int64",
+    "best_seed": "Int64", "best_leaf": "Int64", "best_genotype": "string",
 }
+"""The summary's columns. ``best_seed``/``best_leaf``/``best_genotype``: the winning run of the
+cell (the seed with the highest accuracy under the cell's selection) and its chosen leaf and
+final architecture (<NA> when the cell's accuracy is unknown). The workflow's table adds the
+search cost, ``cost_s`` and ``cost_device`` (:func:`fewshotnas.analysis.cost.with_costs`)."""
 
 
 def final_epoch(lookup: pd.DataFrame) -> pd.DataFrame:
@@ -53,13 +59,15 @@ def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
     final = final_epoch(lookup)
     final = final.assign(missing=missing_lookup(final).astype("int64"))
     keys = ["dataset", "bench_dataset", "method", "algorithm", "seed"]
-    best_bench = final.groupby(keys, observed=True).agg(test_acc=("test_acc", "max"),
-                                                         missing_lookups=("missing", "sum")).reset_index()
-    best_bench.loc[best_bench["missing_lookups"] > 0, "test_acc"] = float("nan")
+    best_bench = final.groupby(keys, observed=True).agg(missing_lookups=("missing", "sum")).reset_index()
+    known = final[final["test_acc"].notna()]
+    top = known.loc[known.groupby(keys, observed=True)["test_acc"].idxmax(), keys + ["test_acc", "leaf", "genotype"]]
+    best_bench = best_bench.merge(top, on=keys, how="left")
+    best_bench.loc[best_bench["missing_lookups"] > 0, ["test_acc", "leaf", "genotype"]] = None
     best_bench["selection"] = "benchmark"
     searched = final[final["val_acc"].notna()]  # disconnected leaves were not searched
     pick = searched.loc[searched.groupby(keys, observed=True)["val_acc"].idxmax()]
-    best_val = pick[keys + ["test_acc", "missing"]].rename(columns={"missing": "missing_lookups"})
+    best_val = pick[keys + ["test_acc", "missing", "leaf", "genotype"]].rename(columns={"missing": "missing_lookups"})
     best_val = best_val.assign(selection="val_acc")
     leaves = final.groupby(keys, observed=True).agg(num_leaves=("leaf", "nunique"),
                                                     disconnected_leaves=("disconnected", "sum")).reset_index()
@@ -70,6 +78,11 @@ def best_over_leaves(lookup: pd.DataFrame) -> pd.DataFrame:
         test_acc_std=("test_acc", lambda s: float(s.std(ddof=1, skipna=False))), num_leaves=("num_leaves", "max"),
         disconnected_leaves=("disconnected_leaves", "max"), missing_lookups=("missing_lookups", "sum"),
     ).reset_index()
+    winners = per_seed[per_seed["test_acc"].notna()].sort_values(["test_acc", "seed"], ascending=[False, True])
+    winners = winners.groupby(group, observed=True).head(1)[group + ["seed", "leaf", "genotype"]]
+    summary = summary.merge(winners.rename(columns={"seed": "best_seed", "leaf": "best_leaf",
+                                                    "genotype": "best_genotype"}), on=group, how="left")
+    summary.loc[summary["test_acc_mean"].isna(), ["best_seed", "best_leaf", "best_genotype"]] = None
     return summary[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS)
 
 
@@ -98,12 +111,28 @@ def to_markdown(summary: pd.DataFrame, selection: str = "benchmark") -> str:
     return wide.to_markdown(disable_numparse=True) + "\n"
 
 
+def cost_markdown(summary: pd.DataFrame) -> str:
+    """Rows = methods, columns = algorithms: the search cost of one search (``cost_s``, mean
+    over seeds) in GPU- or CPU-hours; "(no costs)" when the summary has none."""
+    if "cost_s" not in summary.columns:
+        return "(no costs)\n"
+    sub = summary[summary["selection"] == "benchmark"]
+    cell = [hours_text(c, d) for c, d in zip(sub["cost_s"], sub["cost_device"])]
+    wide = sub.assign(cell=cell).pivot(index="method", columns="algorithm", values="cell")
+    wide = wide.reindex(method_order(list(wide.index)))[algorithm_order(list(wide.columns))]
+    wide.columns = [algorithm_label(a) for a in wide.columns]
+    wide.index = [method_label(m) for m in wide.index]
+    wide.index.name = "method"
+    return wide.to_markdown(disable_numparse=True) + "\n"
+
+
 def _seeds(n: int) -> str:
     return f"{n} seed{'s' if n != 1 else ''}"
 
 
-def report_markdown(summary: pd.DataFrame) -> str:
-    """The Markdown page of one dataset's tables."""
+def report_markdown(summary: pd.DataFrame, supernet_s: float | None = None) -> str:
+    """The Markdown page of one dataset's tables (with the search cost when ``summary`` has
+    ``cost_s``; ``supernet_s``: the shared base supernet's seconds, said once)."""
     dataset = str(summary["dataset"].iat[0])
     bench = str(summary["bench_dataset"].iat[0])
     via = "" if bench == dataset else (f" (searched on {dataset_label(dataset)}; architectures looked up in "
@@ -121,6 +150,13 @@ def report_markdown(summary: pd.DataFrame) -> str:
         "",
         to_markdown(summary, "val_acc"),
     ]
+    if "cost_s" in summary.columns:
+        device = str(summary["cost_device"].dropna().iat[0]) if summary["cost_device"].notna().any() else None
+        shared = ("" if supernet_s is None else f" The base supernet, shared by every split method, took "
+                  f"{hours_text(supernet_s, device)} more.")
+        lines += ["## Search cost", "",
+                  "Wall-clock hours of one search (mean over seeds): the split levels that built the tree and the "
+                  f"leaf searches (for no splitting: the one search).{shared}", "", cost_markdown(summary)]
     gone = summary[(summary["selection"] == "benchmark") & (summary["disconnected_leaves"] > 0)]
     if not gone.empty:
         lines += ["Leaves in which every architecture is disconnected (no path from the cell's input to its output; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fewshotnas.analysis.cost import hours_text
 from fewshotnas.analysis.labels import (
     algorithm_label,
     algorithm_order,
@@ -84,8 +85,15 @@ def two_stage_markdown(table: pd.DataFrame) -> str:
              "*undefined*: the selector needs architecture weights the algorithm does not learn.", ""]
     for method in method_order(list(table["method"].unique())):
         sub = table[table["method"] == method]
-        lines += [f"## {method_label(method)}", "",
-                  _wide(sub, "algorithm", algorithm_order(list(sub["algorithm"].unique())), algorithm_label)]
+        lines += [f"## {method_label(method)}", ""]
+        if "cost_s" in sub.columns:  # one Stage-1 search (split levels + leaf searches), mean over seeds
+            runs = sub.drop_duplicates(["algorithm", "seed"])
+            costs = runs.groupby("algorithm", observed=True).agg(
+                cost_s=("cost_s", "mean"), device=("cost_device", lambda d: "+".join(sorted(set(d.dropna())))))
+            lines += ["Stage-1 search cost: " + ", ".join(
+                f"{algorithm_label(a)} {hours_text(costs.at[a, 'cost_s'], costs.at[a, 'device'])}"
+                for a in algorithm_order(list(costs.index))) + ".", ""]
+        lines.append(_wide(sub, "algorithm", algorithm_order(list(sub["algorithm"].unique())), algorithm_label))
     return "\n".join(lines)
 
 

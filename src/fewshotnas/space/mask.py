@@ -15,6 +15,10 @@ import torch
 
 from fewshotnas.space.nb201 import EDGES, NUM_EDGES, NUM_OPS, OPS, Genotype, check_genotype
 
+SHORT_OP_NAMES = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "1x1", "nor_conv_3x3": "3x3",
+                  "avg_pool_3x3": "pool"}
+"""Short display names of the NB201 operations (figure and table labels)."""
+
 
 @dataclass(frozen=True)
 class OpMask:
@@ -104,6 +108,13 @@ class OpMask:
             if src in reached and any(OPS[o] != "none" for o in self.ops_on(e)):
                 reached.add(dst)
         return 3 in reached
+
+    def short_label(self) -> str:
+        """The edges this mask restricts, with short op names (:data:`SHORT_OP_NAMES`):
+        ``e0:{3x3} e2:{skip,1x1}``; ``all ops`` for the whole space. For figure labels."""
+        parts = [f"e{e}:{{" + ",".join(SHORT_OP_NAMES[OPS[o]] for o in self.ops_on(e)) + "}"
+                 for e in range(NUM_EDGES) if len(self.ops_on(e)) < NUM_OPS]
+        return " ".join(parts) if parts else "all ops"
 
     def describe(self) -> str:
         """Human-readable ``e0:{skip,conv3} e1:* …`` form; ``*`` = all ops."""
