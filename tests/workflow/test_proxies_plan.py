@@ -1,5 +1,5 @@
-"""`snakemake proxies` plans the proxy check (one scoring job per metric, one table job) and
-the default target does not (dry runs on the tiny test config)."""
+"""`snakemake proxies` plans the proxy check (one scoring job per metric, one table job, and the
+checked copy of the benchmark table they read) and the default target does not (dry runs on the tiny test config)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def test_proxies_target_plans_one_job_per_metric_and_stays_out_of_all(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(cfg))
     metrics = cfg["report"]["proxies"]["metrics"]
-    assert plan(tmp_path, config, "proxies") == {"prepare_data": 1, "proxy_scores": len(metrics),
-                                                 "proxies_table": 1, "proxies": 1}
+    assert plan(tmp_path, config, "proxies") == {"prepare_data": 1, "benchmark_table": 1,
+                                                 "proxy_scores": len(metrics), "proxies_table": 1,
+                                                 "proxies": 1}
     default = plan(tmp_path, config)
     assert "proxy_scores" not in default and "proxies_table" not in default
     cfg["report"]["proxies"]["metrics"] = None  # every scalar metric of the schema
