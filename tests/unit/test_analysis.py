@@ -10,7 +10,14 @@ import pytest
 
 from fewshotnas.analysis import plots
 from fewshotnas.analysis.distributions import leaf_distribution
-from fewshotnas.analysis.labels import algorithm_label, algorithm_order, method_label, method_order
+from fewshotnas.analysis.labels import (
+    OP_CODE_KEY,
+    algorithm_label,
+    algorithm_order,
+    leaf_code_label,
+    method_label,
+    method_order,
+)
 from fewshotnas.analysis.plots import plot_distributions, plot_halving, plot_leaf_epochs
 from fewshotnas.analysis.selection import select_leaves
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown, to_markdown
@@ -185,7 +192,10 @@ def test_figures_are_paper_sized_with_readable_text(nb201, tmp_path, monkeypatch
     masks = [OpMask.full().restrict(0, [0, 1]), OpMask.full().restrict(0, [2, 3, 4])]
     dist = leaf_distribution(nb201, masks, "cifar10", "random")
     dist = pd.concat([dist, dist.assign(method="lr")], ignore_index=True)
-    labels = {m: {k: mask.short_label() for k, mask in enumerate(masks)} for m in ("random", "lr")}
+    # the widest label a depth-3 tree over edges 0-2 gives: four ops kept on each of the three edges
+    widest = OpMask.full().restrict(0, [0, 1, 2, 4]).restrict(1, [0, 1, 2, 4]).restrict(2, [0, 1, 2, 4])
+    codes = {0: leaf_code_label(widest.short_label()), 1: leaf_code_label(masks[1].short_label())}
+    labels = {m: codes for m in ("random", "lr")}
     searched = pd.DataFrame({"method": ["random", "random"], "leaf": [0, 1], "algorithm": "darts1",
                              "test_acc": [85.0, 91.0]})
     lookup = fake_lookup()
@@ -196,7 +206,8 @@ def test_figures_are_paper_sized_with_readable_text(nb201, tmp_path, monkeypatch
                               for level in (0, 1)])
     figures = {
         "dist": lambda p: plot_distributions(dist, dataset="fashion_mnist", bench_dataset="cifar10",
-                                             top_fraction=0.02, path=p, leaf_labels=labels, searched=searched),
+                                             top_fraction=0.02, path=p, leaf_labels=labels, searched=searched,
+                                             label_key=OP_CODE_KEY),
         "epochs": lambda p: plot_leaf_epochs(lookup, dataset="fashion_mnist", bench_dataset="cifar10", path=p),
         "halving": lambda p: plot_halving(lookup, select_leaves(lookup, [0.5, 0.5, 1.0]), dataset="fashion_mnist",
                                           bench_dataset="cifar10", path=p),

@@ -17,6 +17,7 @@ from fewshotnas.analysis.cost import (
     supernet_seconds,
     with_costs,
 )
+from fewshotnas.analysis.labels import leaf_code_label
 from fewshotnas.analysis.plots import plot_cost
 from fewshotnas.analysis.tables import best_over_leaves, report_markdown
 from fewshotnas.space import OpMask
@@ -82,6 +83,7 @@ def test_hours_text():
     assert hours_text(1872, "cuda") == "0.52 GPU-h"
     assert hours_text(30, "cpu") == "0.0083 CPU-h"
     assert hours_text(36000 * 2.5, "cuda") == "25 GPU-h"
+    assert hours_text(180, "cpu") == "0.050 CPU-h" and hours_text(3600, "cpu") == "1.0 CPU-h"
     assert hours_text(float("nan"), "cpu") == "n/a"
 
 
@@ -101,7 +103,7 @@ def test_main_table_names_the_winning_run_and_its_cost(tmp_path):
     with_cost = with_costs(summary, costs, ["dataset", "method", "algorithm"])
     assert (with_cost["cost_s"] == 90.0).all()
     page = report_markdown(with_cost, supernet_s=3600.0)
-    assert "## Search cost" in page and "0.025 CPU-h" in page and "took 1 CPU-h more" in page
+    assert "## Search cost" in page and "0.025 CPU-h" in page and "took 1.0 CPU-h more" in page
     plot_cost(with_cost, path=tmp_path / "cost.png")
     assert (tmp_path / "cost.pdf").read_bytes()[:5] == b"%PDF-"
 
@@ -110,6 +112,8 @@ def test_short_leaf_labels():
     mask = OpMask.full().restrict(0, [3]).restrict(2, [1, 2])
     assert mask.short_label() == "e0:{3x3} e2:{skip,1x1}"
     assert OpMask.full().short_label() == "all ops"
+    assert leaf_code_label(mask.short_label()) == "e0:{3} e2:{s1}"
+    assert leaf_code_label("all ops") == "all ops"
     assert OpMask.from_bits(mask.to_bits()) == mask
 
 

@@ -2,6 +2,7 @@
 import pandas as pd
 
 from fewshotnas.analysis.distributions import leaf_distribution
+from fewshotnas.analysis.labels import OP_CODE_KEY, leaf_code_label
 from fewshotnas.analysis.plots import plot_distributions
 from fewshotnas.analysis.tables import final_epoch
 from fewshotnas.bench import NB201Table
@@ -17,7 +18,8 @@ dist = pd.concat([leaf_distribution(table, leaf_mask_list, bench, method, snakem
                   for method, leaf_mask_list in masks.items()], ignore_index=True)
 runs = read_parquet_checked(snakemake.input.runs)
 first_seed = final_epoch(runs[runs["seed"] == runs.groupby("algorithm")["seed"].transform("min")])
+labels = {method: {k: leaf_code_label(mask.short_label()) for k, mask in enumerate(ms)} for method, ms in masks.items()}
 plot_distributions(dist, dataset=snakemake.wildcards.dataset, bench_dataset=bench,
                    top_fraction=snakemake.params.top_fraction, path=snakemake.output.plot,
-                   leaf_labels={m: {k: mask.short_label() for k, mask in enumerate(ms)} for m, ms in masks.items()},
+                   leaf_labels=labels, label_key=OP_CODE_KEY,
                    searched=first_seed[["method", "leaf", "algorithm", "test_acc"]])

@@ -80,12 +80,13 @@ def with_costs(table: pd.DataFrame, costs: pd.DataFrame, keys: Sequence[str]) ->
 
 def hours_text(seconds: float, device: str | None) -> str:
     """Seconds as the papers write search cost: ``0.52 GPU-h`` / ``0.0083 CPU-h`` (two
-    significant digits below 10 h); ``n/a`` for NaN."""
+    significant digits below 10 h, trailing zeros kept so a column reads evenly: ``0.050``);
+    ``n/a`` for NaN."""
     if seconds is None or pd.isna(seconds):
         return "n/a"
     unit = {"cuda": "GPU", "cpu": "CPU", "mps": "GPU"}.get(str(device), str(device))
     hours = seconds / 3600
-    return f"{hours:.2g} {unit}-h" if hours < 10 else f"{hours:.0f} {unit}-h"
+    return f"{hours:#.2g} {unit}-h" if hours < 10 else f"{hours:.0f} {unit}-h"
 
 
 def supernet_seconds(paths: Sequence[str | Path], seconds: Callable[[str], float] = benchmark_seconds) -> float | None:

@@ -3,6 +3,8 @@ identifiers (``nosplit``, ``lr``, ``darts1``); Markdown and figures show these l
 
 from __future__ import annotations
 
+import re
+
 from fewshotnas.catalog import ALGORITHM_NAMES, CATALOG
 
 METHOD_ORDER = ("nosplit", "random", "gradientmatching", "gradnorm", "jacobcov", "snip", "grasp", "synflow", "ntk",
@@ -16,6 +18,22 @@ ALGORITHM_ORDER = ALGORITHM_NAMES
 DrNAS, RSPS)."""
 
 ALGORITHM_LABELS = {name: info.label for name, info in CATALOG.items()}
+
+OP_CODES = {"none": "n", "skip": "s", "1x1": "1", "3x3": "3", "pool": "p"}
+"""One character per NB201 operation (keys: the short names of ``OpMask.short_label``), for
+leaf labels that must fit a figure's legend."""
+OP_CODE_KEY = "n none, s skip, 1 conv 1x1, 3 conv 3x3, p avg pool 3x3"
+"""The key of :data:`OP_CODES`, for a figure's title."""
+
+
+def leaf_code_label(short_label: str) -> str:
+    """The compact form of a leaf label, one character per kept op (:data:`OP_CODES`):
+    ``e0:{3x3} e2:{skip,1x1}`` (``OpMask.short_label``) → ``e0:{3} e2:{s1}``; other text
+    (``all ops``) unchanged. Raises KeyError on an op name it does not know."""
+    def compact(match: re.Match) -> str:
+        return "{" + "".join(OP_CODES[name] for name in match.group(1).split(",")) + "}"
+
+    return re.sub(r"\{([^}]*)\}", compact, short_label)
 
 
 def _ordered(names: list[str], order: tuple[str, ...]) -> list[str]:

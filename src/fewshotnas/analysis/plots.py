@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from fewshotnas.analysis.labels import (  # noqa: E402
     algorithm_label,
@@ -125,11 +125,12 @@ def _seed_note(frame: pd.DataFrame) -> str:
 
 def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, top_fraction: float,
                        path: str | Path, leaf_labels: dict[str, dict[int, str]] | None = None,
-                       searched: pd.DataFrame | None = None) -> None:
+                       searched: pd.DataFrame | None = None, label_key: str | None = None) -> None:
     """Rows = split methods, two columns wide (7.2 in). Left: NB201 accuracy of every
     architecture per leaf (the whole space in grey); middle: the space's top ``top_fraction``
     stacked by leaf; right: the row's legend, each leaf by the ops it keeps (``leaf_labels``:
-    method → leaf → :meth:`OpMask.short_label`) and its count in the top. Columns share x and y.
+    method → leaf → :meth:`OpMask.short_label`, ``label_key`` the legend of its op codes, which
+    the title quotes) and its count in the top. Columns share x and y.
     The left x-range starts at the 5th percentile of the accuracies (the long tail of near-chance
     architectures is left out and counted in the panel). ``searched`` (rows ``method, leaf,
     algorithm, test_acc``): the final architecture each leaf's search derived, marked on the left
@@ -152,8 +153,8 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
     methods = method_order(list(dist["method"].unique()))
     algorithms = algorithm_order(list(searched["algorithm"].unique())) if searched is not None else []
     marks = dict(zip(algorithms, "v^<>DsPXo*"))
-    fig, axes = plt.subplots(len(methods), 3, figsize=(DOUBLE_COLUMN, 1.55 * len(methods) + 0.5), squeeze=False,
-                             sharex="col", sharey="col", gridspec_kw={"width_ratios": [1.0, 1.0, 1.2]})
+    fig, axes = plt.subplots(len(methods), 3, figsize=(DOUBLE_COLUMN, 1.7 * len(methods) + 0.6), squeeze=False,
+                             sharex="col", sharey="col", gridspec_kw={"width_ratios": [1.0, 1.0, 1.15]})
     for row, method in enumerate(methods):
         sub = frame[frame["method"] == method]
         ax_all, ax_top, ax_key = axes[row]
@@ -163,7 +164,7 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
             if len(values):
                 ax_all.hist(values.clip(lower=low), bins=bins_all, histtype="step", color=palette[f"leaf {k}"], lw=1)
         below = int((sub["test_acc"] < low).sum())
-        ax_all.text(0.03, 0.72, f"{below:,} below\n{low:.0f} % in\nthe first bin", transform=ax_all.transAxes,
+        ax_all.text(0.03, 0.80, f"{below:,} below\n{low:.0f} %: in\nthe first bin", transform=ax_all.transAxes,
                     va="top", fontsize=7, color="0.3")
         stack = [sub.loc[(sub["leaf"] == k) & sub["top"], "test_acc"] for k in leaves]
         ax_top.hist(stack, bins=bins_top, stacked=True, color=[palette[f"leaf {k}"] for k in leaves])
@@ -182,17 +183,22 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
                            label=f"searched: {algorithm_label(a)}") for a in algorithms]
         ax_key.set_axis_off()
         ax_key.legend(handles=handles, loc="center left", fontsize=7, frameon=False, handlelength=1.0,
+                      labelspacing=0.3, borderaxespad=0.0,
                       title=f"{method_label(method)}: leaf, ops kept (in top)", title_fontsize=7)
         ax_all.set_ylabel(f"{method_label(method)}\narchitectures")
         if row == 0:
             ax_all.set_title("all architectures", fontsize=8)
             ax_top.set_title(top_name, fontsize=8)
+        ax_top.xaxis.set_major_locator(MaxNLocator(3))
+        ax_top.xaxis.set_major_formatter(FormatStrFormatter("%.1f"))
     axes[-1][0].set_xlabel("test acc (%)")
     axes[-1][1].set_xlabel("test acc (%)")
     note = (f"; {unknown:,} architectures without an accuracy left out, the top is of the known ones" if unknown
             else "")
     if algorithms:
         note += "; marks at the top of the left panels: each leaf's searched architecture (leaf colour)"
+    if label_key:
+        note += f"; ops: {label_key}"
     _title(fig, f"Leaf distributions: searched on {dataset_label(dataset)}, accuracies from "
                 f"{bench_label(bench_dataset)}{note}", DOUBLE_COLUMN)
     fig.tight_layout()
@@ -335,7 +341,7 @@ def plot_split_distance(table: pd.DataFrame, *, dataset: str, path: str | Path) 
     for ax, setting in zip(grid.axes.flat, settings):
         ax.set_title("internal: pairs of splits of one tree" if setting == "internal"
                      else "external: splits of trees from different seeds", fontsize=8)
-        ax.tick_params(axis="x", rotation=30)
+        ax.set_xticks(ax.get_xticks(), [textwrap.fill(t.get_text(), 12) for t in ax.get_xticklabels()])
         for bars in ax.containers:  # a zero bar has no height: mark it, so a zero reads as zero
             for bar in getattr(bars, "patches", bars):
                 if np.isfinite(bar.get_height()) and abs(bar.get_height()) < 1e-12:
@@ -401,8 +407,6 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
         for ax in axes_row:
             if i > 0:
                 ax.set_title("")
-    grid.figure.supxlabel("τ, ρ: the whole ranked sample (all) or its top fraction by NB201 accuracy; mass: "
-                          "architectures above the space's top-f accuracy", fontsize=7, y=0.02)
     colors = sns.color_palette("colorblind", len(_algorithm_labels(stage1)))
     _legend(grid.figure, [Line2D([], [], color=c, marker="o", ls="", label=a)
                           for a, c in zip(_algorithm_labels(stage1), colors)])
@@ -412,7 +416,9 @@ def plot_stage1(stage1: pd.DataFrame, *, dataset: str, bench_dataset: str, path:
     if "known" in stage1 and (stage1["known"] < stage1["leaf_archs"]).any():
         note += "; over the architectures with a known benchmark accuracy only"
     _title(grid.figure, f"Stage-1 statistics on {dataset_label(dataset)} vs {bench_label(bench_dataset)} "
-                        f"(mean ± std over leaves and seeds){note}", DOUBLE_COLUMN)
+                        f"(mean ± std over leaves and seeds){note}. τ, ρ: the whole ranked sample (all) or its "
+                        "top fraction by NB201 accuracy; mass: architectures above the space's top-f accuracy",
+           DOUBLE_COLUMN)
     save_figure(grid, path)
 
 
@@ -498,6 +504,7 @@ def plot_cost(summary: pd.DataFrame, *, path: str | Path) -> None:
         ax.errorbar(r.cost_s / 3600, r.test_acc_mean, yerr=std, fmt=markers[r.Algorithm], color=colors[r.Method],
                     markersize=5, capsize=2, lw=0.8, markeredgecolor="k", markeredgewidth=0.4)
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))  # labels within a decade too
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.003, not 3×10⁻³
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(f"search cost ({unit}-hours, log scale)")
