@@ -6,6 +6,7 @@ import gzip
 import os
 import pickle
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,18 @@ import torch
 from fewshotnas.bench import NB201Table, default_table_path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for_process_name(pid: int, name: str, patience_s: float = 600.0) -> None:
+    """Wait until process ``pid`` runs under ``name`` (its argv[0]); fail after ``patience_s``,
+    which only a hang reaches (a loaded machine may take a while to exec)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline:
+        if cmdline.exists() and cmdline.read_bytes().split(b"\0")[0] == name.encode():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"process {pid} never ran as {name!r}")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import wait_for_process_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,11 +66,13 @@ def test_make_unlock_refuses_while_snakemake_runs(tmp_path):
     fake = venv_bin / "snakemake"
     fake.write_text("#!/bin/sh\necho unlocked\n")
     fake.chmod(0o755)
-    time.sleep(0.05)
-    (tmp_path / ".venv" / ".installed").touch()  # newer than the Makefile: no set-up runs
-    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 60"], cwd=tmp_path)
+    (tmp_path / ".venv" / ".installed").touch()
+    hour_ago = time.time() - 3600
+    for name in ("Makefile", "pyproject.toml"):  # older than the stamp: no set-up runs
+        os.utime(tmp_path / name, (hour_ago, hour_ago))
+    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 3600"], cwd=tmp_path)  # killed below
     try:
-        time.sleep(0.3)
+        wait_for_process_name(live.pid, "snakemake")
         refused = subprocess.run(["make", "-s", "unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert refused.returncode != 0
         assert f"refusing to unlock: Snakemake (pid {live.pid}) is still running" in refused.stderr

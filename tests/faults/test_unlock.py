@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_process_name
 
 pytestmark = pytest.mark.bad_input
 
@@ -26,19 +28,21 @@ def test_make_unlock_runs_no_code_from_the_folder_name(tmp_path):
     venv_bin.mkdir(parents=True)
     (venv_bin / "snakemake").write_text("#!/bin/sh\necho unlocked\n")
     (venv_bin / "snakemake").chmod(0o755)
-    time.sleep(0.05)
-    (folder / ".venv" / ".installed").touch()  # newer than the Makefile: no set-up runs
-    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 60"], cwd=folder)
+    (folder / ".venv" / ".installed").touch()
+    hour_ago = time.time() - 3600
+    for name in ("Makefile", "pyproject.toml"):  # older than the stamp: no set-up runs
+        os.utime(folder / name, (hour_ago, hour_ago))
+    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 3600"], cwd=folder)  # killed below
     try:
-        time.sleep(0.3)
-        dry = subprocess.run([*MAKE, "-n", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+        wait_for_process_name(live.pid, "snakemake")
+        dry = subprocess.run([*MAKE, "-n", "unlock"], cwd=folder, capture_output=True, text=True, timeout=600)
         assert dry.returncode == 0 and "PWNED" not in dry.stdout  # the recipe holds no folder name
-        refused = subprocess.run([*MAKE, "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+        refused = subprocess.run([*MAKE, "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=600)
         assert refused.returncode != 0
         assert f"Snakemake (pid {live.pid}) is still running in {folder};" in refused.stderr, refused.stderr
     finally:
         live.kill()
         live.wait()
-    done = subprocess.run([*MAKE, "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*MAKE, "-s", "unlock"], cwd=folder, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and "unlocked" in done.stdout, done.stderr
     assert not list(tmp_path.rglob("PWNED*")), list(tmp_path.rglob("PWNED*"))
