@@ -3,6 +3,7 @@
 
     .venv/bin/python benchmarks/metric_time.py [--supernet results/default/supernet/fashion_mnist/seed0/supernet.pt]
         [--channels 8 --cells 1 --size 16 --batch 64 --batches 2 --threads 1 --device cpu]
+        [--ntk-statistics batch|fixed]
 
 Without --supernet a fresh network of the given size is scored (timing hardly depends on
 the weights). Data: Debian's Fashion-MNIST, 6,000 images as in the default config.
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--ntk-statistics", default="batch", choices=["batch", "fixed"],
+                        help="split.metric_options.ntk.statistics")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -46,7 +49,8 @@ def main() -> None:
         torch.manual_seed(0)
         net = build_network(None, channels=args.channels, cells_per_stage=args.cells, num_classes=10,
                             in_channels=1).to(device, memory_format=torch.channels_last)
-    cfg = SplitConfig(depth=3, branching=2, edges=[0, 1, 2], metric_batches=args.batches, batch_size=args.batch)
+    cfg = SplitConfig(depth=3, branching=2, edges=[0, 1, 2], metric_batches=args.batches, batch_size=args.batch,
+                      metric_options={"ntk": {"statistics": args.ntk_statistics}})
     print(f"device {device}, threads {args.threads}, batch {args.batch} × {args.batches}, "
           f"{'supernet ' + args.supernet if args.supernet else f'fresh C={args.channels} N={args.cells}'}")
     print(f"{'method':<18}{'tree (s)':>10}{'per node (s)':>14}")

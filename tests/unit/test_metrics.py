@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -188,6 +189,39 @@ def test_ntk_matches_per_sample_backward_loop(net, ctx):
     gram = torch.stack(rows).numpy()
     expected = np.linalg.cond(gram @ gram.T)
     assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_ntk_fixed_statistics_matches_a_loop_with_the_batch_statistics_frozen(net, ctx):
+    """Option ``statistics: fixed`` equals the condition number from a plain loop over a copy of the
+    network in eval mode whose running statistics are the batch's, one sample at a time; it is
+    another kernel than the default's; the network's buffers and mode are left unchanged."""
+    x = ctx.batches[0][0]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fixed = get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "fixed"}))
+    assert net.training and all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    frozen = copy.deepcopy(net)
+    bns = {name: m for name, m in frozen.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    seen = {}
+    hooks = [m.register_forward_hook(lambda _m, inp, _out, name=name: seen.__setitem__(name, inp[0]))
+             for name, m in bns.items()]
+    with torch.no_grad():
+        frozen(x, mask=MASK)
+    for hook in hooks:
+        hook.remove()
+    for name, feat in seen.items():
+        bns[name].running_mean = feat.mean((0, 2, 3))
+        bns[name].running_var = feat.var((0, 2, 3), unbiased=False)
+    frozen.eval()
+    rows = []
+    for i in range(len(x)):
+        frozen.zero_grad(set_to_none=True)
+        frozen(x[i:i + 1], mask=MASK).sum().backward()
+        rows.append(torch.cat([p.grad.flatten() for p in frozen.parameters() if p.grad is not None]).double())
+    gram = torch.stack(rows).numpy()
+    assert fixed == pytest.approx(np.linalg.cond(gram @ gram.T), rel=1e-4)
+    assert fixed != pytest.approx(get_metric("ntk").fn(net, MASK, ctx), rel=1e-2)
+    with pytest.raises(ValueError, match="statistics: 'nope' is not one of batch, fixed"):
+        get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "nope"}))
 
 
 def tenas_count(net, mask, inputs):

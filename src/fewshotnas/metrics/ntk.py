@@ -5,10 +5,16 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
+from torch.func import functional_call, grad, vmap
 
 from fewshotnas.metrics.registry import MetricContext, register_metric
 from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network, active_parameters
+
+STATISTICS = ("batch", "fixed")
+"""Option ``statistics``: ``batch`` (TE-NAS: BatchNorm normalises with the batch's statistics and
+the gradients flow through them) or ``fixed`` (the batch's statistics held fixed)."""
 
 
 def per_sample_gradients(net: Network, mask: OpMask, x: torch.Tensor) -> torch.Tensor:
@@ -24,13 +30,66 @@ def per_sample_gradients(net: Network, mask: OpMask, x: torch.Tensor) -> torch.T
     return torch.stack(rows).double()
 
 
-@register_metric("ntk")
+def fixed_statistics_gradients(net: Network, mask: OpMask, x: torch.Tensor) -> torch.Tensor:
+    """(B, P) float64: row i = ∂(Σ_k f(x_i)_k)/∂θ over the parameters the mask enables (in
+    :func:`per_sample_gradients`' order, zeros where no path uses one), every BatchNorm
+    normalising by the statistics of the whole batch ``x``, held fixed: the forward pass equals
+    the training-mode one, but no gradient flows through the statistics, so the samples are
+    independent and one vectorised per-sample backward (``torch.func.vmap`` of ``grad``) gives
+    every row. ``net``'s buffers and mode are left as they were."""
+    stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    names = {module: name for name, module in net.named_modules()}
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+        stats[names[module]] = (inputs[0].mean((0, 2, 3)), inputs[0].var((0, 2, 3), unbiased=False))
+
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    if any(m.running_mean is None for m in bns):
+        raise ValueError("ntk with statistics: fixed needs BatchNorm layers that keep running statistics")
+    saved = {name: b.clone() for name, b in net.named_buffers()}  # the recording pass updates them
+    hooks = [m.register_forward_hook(record) for m in bns]
+    try:
+        with torch.no_grad():
+            net(x, mask=mask)
+    finally:
+        for h in hooks:
+            h.remove()
+        with torch.no_grad():
+            for name, b in net.named_buffers():
+                b.copy_(saved[name])
+    buffers = dict(net.named_buffers())
+    for name, (mean, var) in stats.items():
+        buffers[f"{name}.running_mean"], buffers[f"{name}.running_var"] = mean, var
+    name_of = {id(p): name for name, p in net.named_parameters()}
+    order = [name_of[id(p)] for p in active_parameters(net, mask) if p.requires_grad]
+    params = {name: net.get_parameter(name).detach() for name in order}
+
+    def summed_logits(p: dict[str, torch.Tensor], sample: torch.Tensor) -> torch.Tensor:
+        return functional_call(net, (p, buffers), (sample.unsqueeze(0),), {"mask": mask}).float().sum()
+
+    was_training = net.training
+    net.eval()  # BatchNorm reads the (replaced) running statistics and updates nothing
+    try:
+        rows = vmap(grad(summed_logits), in_dims=(None, 0))(params, x)
+    finally:
+        net.train(was_training)
+    return torch.cat([rows[name].reshape(len(x), -1) for name in order], dim=1).double()
+
+
+@register_metric("ntk", options=("statistics",))
 def ntk(net: Network, mask: OpMask, ctx: MetricContext) -> float:
     """λ_max/λ_min of the empirical NTK Θ = G Gᵀ (B×B), G the per-sample gradients of the
     summed logits on the first batch; eigenvalues by the symmetric solver, by magnitude.
+    Option ``statistics`` (:data:`STATISTICS`): ``batch`` (default, TE-NAS's: G by
+    :func:`per_sample_gradients`) or ``fixed`` (:func:`fixed_statistics_gradients`, about 10×
+    faster on a CPU, another kernel).
 
     +inf when Θ is numerically singular (λ_min ≤ λ_max · B · ε of float64, NumPy's rank rule)."""
-    gram = per_sample_gradients(net, mask, ctx.batches[0][0])
+    statistics = ctx.options.get("statistics", "batch")
+    if statistics not in STATISTICS:
+        raise ValueError(f"ntk option statistics: {statistics!r} is not one of {', '.join(STATISTICS)}")
+    gradients = per_sample_gradients if statistics == "batch" else fixed_statistics_gradients
+    gram = gradients(net, mask, ctx.batches[0][0])
     eig = torch.linalg.eigvalsh(gram @ gram.T).abs()
     low, high = float(eig.min()), float(eig.max())
     if low <= high * len(eig) * torch.finfo(torch.float64).eps:
