@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import shutil
 import struct
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,16 +20,35 @@ from fewshotnas.bench import NB201Table, default_table_path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_for_process_name(pid: int, name: str, patience_s: float = 600.0) -> None:
-    """Wait until process ``pid`` runs under ``name`` (its argv[0]); fail after ``patience_s``,
-    which only a hang reaches (a loaded machine may take a while to exec)."""
-    cmdline = Path(f"/proc/{pid}/cmdline")
+def fake_set_up_project(folder: Path) -> None:
+    """``folder`` as a project whose `make setup` is done: the Makefile and pyproject.toml, a
+    ``.venv/bin/snakemake`` that prints ``unlocked``, and a set-up stamp newer than both
+    (set by mtime, so no sleep is needed), so make targets run no set-up."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    venv_bin = folder / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "snakemake").write_text("#!/bin/sh\necho unlocked\n")
+    (venv_bin / "snakemake").chmod(0o755)
+    (folder / ".venv" / ".installed").touch()
+    hour_ago = time.time() - 3600
+    for name in ("Makefile", "pyproject.toml"):
+        os.utime(folder / name, (hour_ago, hour_ago))
+
+
+def start_fake_snakemake(cwd: Path, patience_s: float = 600.0) -> subprocess.Popen:
+    """A process named ``snakemake`` (a long sleep) working in ``cwd``; returns once it runs
+    under that name (``patience_s``: only a hang reaches it; a loaded machine may take a while
+    to exec). The caller kills it."""
+    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 3600"], cwd=cwd)
+    cmdline = Path(f"/proc/{live.pid}/cmdline")
     deadline = time.monotonic() + patience_s
     while time.monotonic() < deadline:
-        if cmdline.exists() and cmdline.read_bytes().split(b"\0")[0] == name.encode():
-            return
+        if cmdline.exists() and cmdline.read_bytes().split(b"\0")[0] == b"snakemake":
+            return live
         time.sleep(0.05)
-    pytest.fail(f"process {pid} never ran as {name!r}")
+    live.kill()
+    pytest.fail(f"process {live.pid} never ran as 'snakemake'")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

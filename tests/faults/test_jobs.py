@@ -8,12 +8,11 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import wait_for_process_name
+from conftest import fake_set_up_project, start_fake_snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,20 +58,9 @@ def test_make_unlock_refuses_while_snakemake_runs(tmp_path):
     unlock` runs the venv's snakemake only when no Snakemake process works in the folder."""
     if shutil.which("make") is None:
         pytest.fail("make is needed for the README's commands")
-    for name in ("Makefile", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    venv_bin = tmp_path / ".venv" / "bin"
-    venv_bin.mkdir(parents=True)
-    fake = venv_bin / "snakemake"
-    fake.write_text("#!/bin/sh\necho unlocked\n")
-    fake.chmod(0o755)
-    (tmp_path / ".venv" / ".installed").touch()
-    hour_ago = time.time() - 3600
-    for name in ("Makefile", "pyproject.toml"):  # older than the stamp: no set-up runs
-        os.utime(tmp_path / name, (hour_ago, hour_ago))
-    live = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 3600"], cwd=tmp_path)  # killed below
+    fake_set_up_project(tmp_path)
+    live = start_fake_snakemake(tmp_path)
     try:
-        wait_for_process_name(live.pid, "snakemake")
         refused = subprocess.run(["make", "-s", "unlock"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert refused.returncode != 0
         assert f"refusing to unlock: Snakemake (pid {live.pid}) is still running" in refused.stderr

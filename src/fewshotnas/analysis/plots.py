@@ -189,10 +189,10 @@ def plot_distributions(dist: pd.DataFrame, *, dataset: str, bench_dataset: str, 
         if row == 0:
             ax_all.set_title("all architectures", fontsize=8)
             ax_top.set_title(top_name, fontsize=8)
-        ax_top.xaxis.set_major_locator(MaxNLocator(3))
-        ax_top.xaxis.set_major_formatter(FormatStrFormatter("%.1f"))
     axes[-1][0].set_xlabel("test acc (%)")
     axes[-1][1].set_xlabel("test acc (%)")
+    axes[-1][1].xaxis.set_major_locator(MaxNLocator(3))  # the column shares its x axis: set once
+    axes[-1][1].xaxis.set_major_formatter(FormatStrFormatter("%.1f"))
     note = (f"; {unknown:,} architectures without an accuracy left out, the top is of the known ones" if unknown
             else "")
     if algorithms:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -37,17 +38,18 @@ def fixed_statistics_gradients(net: Network, mask: OpMask, x: torch.Tensor) -> t
     the training-mode one, but no gradient flows through the statistics, so the samples are
     independent and one vectorised per-sample backward (``torch.func.vmap`` of ``grad``) gives
     every row. ``net``'s buffers and mode are left as they were."""
-    stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    names = {module: name for name, module in net.named_modules()}
-
-    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
-        stats[names[module]] = (inputs[0].mean((0, 2, 3)), inputs[0].var((0, 2, 3), unbiased=False))
-
-    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-    if any(m.running_mean is None for m in bns):
+    bns = {name: m for name, m in net.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    if any(m.running_mean is None for m in bns.values()):
         raise ValueError("ntk with statistics: fixed needs BatchNorm layers that keep running statistics")
+    stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def record(name: str) -> Callable:
+        def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+            stats[name] = (inputs[0].mean((0, 2, 3)), inputs[0].var((0, 2, 3), unbiased=False))
+        return hook
+
     saved = {name: b.clone() for name, b in net.named_buffers()}  # the recording pass updates them
-    hooks = [m.register_forward_hook(record) for m in bns]
+    hooks = [m.register_forward_hook(record(name)) for name, m in bns.items()]
     try:
         with torch.no_grad():
             net(x, mask=mask)
