@@ -178,8 +178,10 @@ def test_jacobcov_matches_numpy(net, ctx):
     assert got == pytest.approx(expected, rel=1e-4)
 
 
-def test_ntk_matches_per_sample_backward_loop(net, ctx):
-    got = get_metric("ntk").fn(net, MASK, ctx)
+def test_ntk_batch_statistics_matches_per_sample_backward_loop(net, ctx):
+    """Option ``statistics: batch`` (TE-NAS's code): one backward per sample through the batch's
+    training-mode forward, as a plain loop does it."""
+    got = get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "batch"}))
     x = ctx.batches[0][0]
     rows = []
     for i in range(len(x)):
@@ -192,12 +194,14 @@ def test_ntk_matches_per_sample_backward_loop(net, ctx):
 
 
 def test_ntk_fixed_statistics_matches_a_loop_with_the_batch_statistics_frozen(net, ctx):
-    """Option ``statistics: fixed`` equals the condition number from a plain loop over a copy of the
-    network in eval mode whose running statistics are the batch's, one sample at a time; it is
-    another kernel than the default's; the network's buffers and mode are left unchanged."""
+    """The default (``statistics: fixed``, vmap of grad) equals the condition number from a plain
+    loop over a copy of the network in eval mode whose running statistics are the batch's, one
+    sample at a time; it is another kernel than ``batch``'s; the network's buffers and mode are
+    left unchanged."""
     x = ctx.batches[0][0]
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    fixed = get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "fixed"}))
+    fixed = get_metric("ntk").fn(net, MASK, ctx)
+    assert fixed == get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "fixed"}))
     assert net.training and all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
     frozen = copy.deepcopy(net)
     bns = {name: m for name, m in frozen.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
@@ -219,8 +223,9 @@ def test_ntk_fixed_statistics_matches_a_loop_with_the_batch_statistics_frozen(ne
         rows.append(torch.cat([p.grad.flatten() for p in frozen.parameters() if p.grad is not None]).double())
     gram = torch.stack(rows).numpy()
     assert fixed == pytest.approx(np.linalg.cond(gram @ gram.T), rel=1e-4)
-    assert fixed != pytest.approx(get_metric("ntk").fn(net, MASK, ctx), rel=1e-2)
-    with pytest.raises(ValueError, match="statistics: 'nope' is not one of batch, fixed"):
+    batch = get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "batch"}))
+    assert fixed != pytest.approx(batch, rel=1e-2)
+    with pytest.raises(ValueError, match="statistics: 'nope' is not one of fixed, batch"):
         get_metric("ntk").fn(net, MASK, dataclasses.replace(ctx, options={"statistics": "nope"}))
 
 

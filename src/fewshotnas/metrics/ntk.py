@@ -13,9 +13,10 @@ from fewshotnas.metrics.registry import MetricContext, register_metric
 from fewshotnas.space import OpMask
 from fewshotnas.space.supernet import Network, active_parameters
 
-STATISTICS = ("batch", "fixed")
-"""Option ``statistics``: ``batch`` (TE-NAS: BatchNorm normalises with the batch's statistics and
-the gradients flow through them) or ``fixed`` (the batch's statistics held fixed)."""
+STATISTICS = ("fixed", "batch")
+"""Option ``statistics``: ``fixed`` (the default: BatchNorm normalises with the batch's statistics,
+held fixed, so each row is a true per-sample gradient) or ``batch`` (TE-NAS's code: the gradients
+also flow through the batch's statistics, coupling the samples)."""
 
 
 def per_sample_gradients(net: Network, mask: OpMask, x: torch.Tensor) -> torch.Tensor:
@@ -82,12 +83,12 @@ def fixed_statistics_gradients(net: Network, mask: OpMask, x: torch.Tensor) -> t
 def ntk(net: Network, mask: OpMask, ctx: MetricContext) -> float:
     """λ_max/λ_min of the empirical NTK Θ = G Gᵀ (B×B), G the per-sample gradients of the
     summed logits on the first batch; eigenvalues by the symmetric solver, by magnitude.
-    Option ``statistics`` (:data:`STATISTICS`): ``batch`` (default, TE-NAS's: G by
-    :func:`per_sample_gradients`) or ``fixed`` (:func:`fixed_statistics_gradients`, about 10×
-    faster on a CPU, another kernel).
+    Option ``statistics`` (:data:`STATISTICS`): ``fixed`` (default: G by
+    :func:`fixed_statistics_gradients`, one vectorised backward) or ``batch`` (TE-NAS's code: G by
+    :func:`per_sample_gradients`, one backward per sample, about 10× slower on a CPU, another kernel).
 
     +inf when Θ is numerically singular (λ_min ≤ λ_max · B · ε of float64, NumPy's rank rule)."""
-    statistics = ctx.options.get("statistics", "batch")
+    statistics = ctx.options.get("statistics", "fixed")
     if statistics not in STATISTICS:
         raise ValueError(f"ntk option statistics: {statistics!r} is not one of {', '.join(STATISTICS)}")
     gradients = per_sample_gradients if statistics == "batch" else fixed_statistics_gradients
