@@ -92,7 +92,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     root = make_fashion_mnist(tmp / "fmnist", n_train=6000, n_test=500)
     summary: dict = {"torch": torch.__version__, "device": name}
-    sizes = (("default C=8 N=1 16px", 8, 1, 16), ("paper C=16 N=5 32px", 16, 5, 32))
+    sizes = (("default C=8 N=1 12px", 8, 1, 12), ("paper C=16 N=5 32px", 16, 5, 32))
     for label, channels, cells, size in sizes[:1] if args.quick else sizes:
         data = prepare_data("fashion_mnist", root, subset=6000, test_subset=500, image_size=size)
         batch_list = batches(data, 24, 64, dev)

@@ -3,7 +3,7 @@ weights) on the full space and on a depth-3 leaf, in the engine (one leaf) again
 per-leaf class it replaced (tests/reference), interleaved; a step of each of the eight
 algorithms on the leaf; evaluation throughput, and the CPU pooling kernel against torch's own.
 
-    .venv/bin/python benchmarks/step_speed.py [--channels 8 --cells 1 --size 16 --batch 64 --threads 1]
+    .venv/bin/python benchmarks/step_speed.py [--channels 8 --cells 1 --size 12 --batch 64 --threads 1]
 
 Figures, not tests: nothing here asserts a time.
 """
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--cells", type=int, default=1)
-    parser.add_argument("--size", type=int, default=16)
+    parser.add_argument("--size", type=int, default=12)
     parser.add_argument("--in-channels", type=int, default=1)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)

@@ -14,18 +14,18 @@ from test_workflow import ROOT, search_logs, snakemake, tiny_config
 
 
 def test_all_eight_algorithms_leaf_by_leaf_and_fused(tmp_path):
-    """config/all_algorithms.yaml on the tiny workflow (random splits and nosplit: 5 leaves per
-    algorithm): every cell of the main, stage-1 and selection tables is finite for all eight
-    algorithms. The tiny config's tree jobs search their leaves one after another on a CPU, each
-    exactly as its own job would; the fused program (fuse_mode: fused) gives every leaf the same
-    genotype, and losses equal to 1e-3 after the first epoch and 1e-2 after the last. Float32
-    kernels of K leaves and of one round differently, and SGD carries that apart over the epochs
-    (2.9e-3 measured for a SNAS leaf in epoch 2); a small arch_lr keeps Adam from turning it into
+    """config/all_algorithms.yaml on the tiny workflow (one random split tree of 4 leaves per algorithm;
+    no-splitting searches are the main workflow test's): every cell of the main, stage-1 and selection
+    tables is finite for all eight algorithms. The tiny config's tree jobs search their leaves one after
+    another on a CPU, each exactly as its own job would; the fused program (fuse_mode: fused) gives
+    every leaf the same genotype, and losses equal to 1e-3 after the first epoch and 1e-2 after the
+    last. Float32 kernels of K leaves and of one round differently, and SGD carries that apart over the
+    epochs (2.9e-3 measured for a SNAS leaf in epoch 2); a small arch_lr keeps Adam from turning it into
     ±arch_lr steps. In float64 the unit tests find fused and separate equal to 1e-7
     (tests/unit/test_fused.py)."""
     eight = tiny_config(make_fashion_mnist(tmp_path / "fmnist", n_train=200, n_test=60))
-    eight["split"]["methods"] = ["random"]
-    eight["search"]["seeds"] = [0]
+    eight["split"].update(methods=["random"], seeds=[0])
+    eight["search"].update(seeds=[0], nosplit=False)
     eight["search"]["hparams"].update(arch_lr=1e-5, rsps_samples=5)
     eight["report"]["stage2"].update(selectors=["prune", "valid"], baselines=False)
     separate_dir, fused_dir = tmp_path / "separate", tmp_path / "fused"
@@ -66,12 +66,12 @@ def test_all_eight_algorithms_leaf_by_leaf_and_fused(tmp_path):
     fused_config.write_text(yaml.safe_dump(fused))
     algorithms = yaml.safe_load((ROOT / "config" / "all_algorithms.yaml").read_text())["search"]["algorithms"]
     targets = [f"results/tiny/search/fashion_mnist/random/{algo}/seed0/leaf{leaf}/log.parquet"
-               for algo in algorithms for leaf in range(4)]  # the fused trees; nosplit is one leaf either way
+               for algo in algorithms for leaf in range(4)]  # the fused trees
     log = snakemake(fused_dir, fused_config, *targets, "--configfile", str(fused_config),
                     str(ROOT / "config" / "all_algorithms.yaml"))
     assert "rule search_tree" in log and "rule search_leaf" not in log and "rule stage1" not in log
     a, b = search_logs(separate_dir), search_logs(fused_dir)
-    assert a.keys() == b.keys() and len(a) == 5 * 8
+    assert a.keys() == b.keys() and len(a) == 4 * 8
     for path, log in a.items():
         assert list(log["genotype"]) == list(b[path]["genotype"]), path
         for col in ("train_loss", "val_loss"):
