@@ -26,14 +26,14 @@ lint: setup
 
 setup: $(STAMP)
 
-# --no-compile: Python compiles a module when it is first imported; byte-compiling every
+#: Python compiles a module when it is first imported; byte-compiling every
 # file of torch's CUDA build up front took 12 of the install's 55 s here, mostly for modules
 # no job imports.
 $(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --no-compile $(TORCH)
-	$(VENV)/bin/python -m pip install --quiet --no-compile -e '.[workflow,test,lint]'
+	$(VENV)/bin/python -m pip install --quiet $(TORCH)
+	$(VENV)/bin/python -m pip install --quiet -e '.[workflow,test,lint]'
 	touch $(STAMP)
 
 # Debian ships Fashion-MNIST as a package; install it when missing and we may.
