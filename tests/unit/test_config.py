@@ -225,7 +225,7 @@ def test_config_readme_describes_every_key_and_is_current():
     assert len(rows) > 80
     undocumented = [row.split("|")[1].strip() for row in rows if row.rstrip().endswith("|  |")]
     assert undocumented == []
-    assert "| `search.fuse` |" in page and "| `report.stage1.sample` | integer | `32` |" in page
+    assert "| `search.fuse` |" in page and "| `report.stage1.sample` | integer | `24` |" in page
 
 
 def test_test_config_plans_for_users():
