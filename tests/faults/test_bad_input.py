@@ -37,10 +37,10 @@ def edited(path: str, value):
 
 
 CONFIG_CASES = [
-    ("search.hparams.batch_size", 5000, r"search\.hparams\.batch_size = 5000 exceeds the 3000 images of each half"),
-    ("supernet.train.batch_size", 7000, r"supernet\.train\.batch_size = 7000 exceeds the 6000 images"),
-    ("split.metric_batches", 100, r"split\.batch_size × split\.metric_batches = 6400 exceeds the 3000 images"),
-    ("split.batch_size", 2000, r"split\.batch_size × split\.metric_batches = 4000 exceeds the 3000 images"),
+    ("search.hparams.batch_size", 5000, r"search\.hparams\.batch_size = 5000 exceeds the 1000 images of each half"),
+    ("supernet.train.batch_size", 7000, r"supernet\.train\.batch_size = 7000 exceeds the 2000 images"),
+    ("split.metric_batches", 100, r"split\.batch_size × split\.metric_batches = 6400 exceeds the 1000 images"),
+    ("split.batch_size", 2000, r"split\.batch_size × split\.metric_batches = 4000 exceeds the 1000 images"),
     ("search.hparams.epochs", 2.0, r"search\.hparams\.epochs: 2\.0 must be an integer \(write 2\)"),
     ("supernet.train.epochs", 2.5, r"supernet\.train\.epochs: 2\.5 is not of type 'integer'"),
     ("split.branching", 6, r"split\.branching: 6 is out of range: allowed 2\.\.5"),
