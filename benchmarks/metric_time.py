@@ -2,11 +2,12 @@
 0, 1, 2: 7 nodes × 5 candidates), in process, without Snakemake's job start-up.
 
     .venv/bin/python benchmarks/metric_time.py [--supernet results/default/supernet/fashion_mnist/seed0/supernet.pt]
-        [--channels 8 --cells 1 --size 12 --batch 64 --batches 2 --threads 1 --device cpu]
+        [--channels 8 --cells 1 --size D --batch D --batches D --threads 1 --device cpu]
         [--ntk-statistics fixed|batch]
 
 Without --supernet a fresh network of the given size is scored (timing hardly depends on
-the weights). Data: Debian's Fashion-MNIST, 3,000 images at 12 px as in the default config.
+the weights). Data: Debian's Fashion-MNIST, as many images as config/config.yaml keeps; the
+defaults D of --size, --batch and --batches are that config's too.
 Figures, not tests: nothing here asserts a time.
 """
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
+import yaml
 
 from fewshotnas.data import prepare_data
 from fewshotnas.data.datasets import DEBIAN_FASHION_MNIST
@@ -25,6 +28,8 @@ from fewshotnas.split import SplitConfig, root_node, split_level, tree_to_frame
 from fewshotnas.train.device import resolve_device
 from fewshotnas.train.loop import load_supernet
 
+DEFAULT = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,9 +37,9 @@ def main() -> None:
     parser.add_argument("--root", default=DEBIAN_FASHION_MNIST)
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--cells", type=int, default=1)
-    parser.add_argument("--size", type=int, default=12)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--size", type=int, default=DEFAULT["data"]["image_size"])
+    parser.add_argument("--batch", type=int, default=DEFAULT["split"]["batch_size"])
+    parser.add_argument("--batches", type=int, default=DEFAULT["split"]["metric_batches"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ntk-statistics", default="fixed", choices=["fixed", "batch"],
@@ -42,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    data = prepare_data("fashion_mnist", args.root, subset=3000, test_subset=10, image_size=args.size)
+    data = prepare_data("fashion_mnist", args.root, subset=DEFAULT["data"]["subset"], test_subset=10,
+                        image_size=args.size)
     if args.supernet:
         net = load_supernet(args.supernet, device)
     else:

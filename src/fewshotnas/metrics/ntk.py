@@ -88,7 +88,7 @@ def ntk(net: Network, mask: OpMask, ctx: MetricContext) -> float:
     :func:`per_sample_gradients`, one backward per sample, about 10× slower on a CPU, another kernel).
 
     +inf when Θ is numerically singular (λ_min ≤ λ_max · B · ε of float64, NumPy's rank rule)."""
-    statistics = ctx.options.get("statistics", "fixed")
+    statistics = ctx.options.get("statistics", STATISTICS[0])
     if statistics not in STATISTICS:
         raise ValueError(f"ntk option statistics: {statistics!r} is not one of {', '.join(STATISTICS)}")
     gradients = per_sample_gradients if statistics == "batch" else fixed_statistics_gradients
